@@ -1,0 +1,1 @@
+"""The bank: ledger, app credentials and the HTTP APIs that expose them."""

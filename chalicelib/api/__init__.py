@@ -1,0 +1,19 @@
+"""The HTTP APIs: one module per public API, each a Chalice blueprint."""
+
+from __future__ import annotations
+
+from chalice import Chalice
+
+from chalicelib.api import fallback, isubank, isubank_compat
+from chalicelib.services import Services
+
+APP_NAME = "bank"
+
+
+def build_app(services: Services) -> Chalice:
+    app = Chalice(app_name=APP_NAME)
+    app.register_blueprint(fallback.blueprint())
+    app.register_blueprint(isubank.blueprint(services))
+    if services.settings.contest_compat:
+        app.register_blueprint(isubank_compat.blueprint(services))
+    return app

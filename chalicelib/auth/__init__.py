@@ -1,0 +1,1 @@
+"""Who is calling: app credentials (and, later, clients, tokens and logins)."""

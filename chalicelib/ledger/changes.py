@@ -1,0 +1,176 @@
+"""The one place an account's money changes.
+
+Every write to an account is an AccountChange: one conditional update of the account item, plus the
+postings it makes, added to a DynamoDB transaction. Its conditions carry the ledger's invariants:
+- available never goes below zero (no debit beyond committed balance minus live debit holds);
+- a released hold's bucket still holds its amount (a hold ends at most once);
+- postings are written against the posting_seq they read, so each balance_after is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from pynamodb.expressions.condition import size
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.clock import epoch_ms
+from chalicelib.ledger.errors import AccountNotFound, InvalidRequest
+from chalicelib.store.models import Account, Posting
+
+# Holds live five minutes, so at most ~301 one-second buckets are live at once; the cap bounds the item
+# size when expired buckets pile up between reads (a write that reads the account prunes them).
+MAX_HELD_BUCKETS = 400
+MAX_TRANSACTION_ITEMS = 100
+# The largest amount one movement may carry (a trillion yen); also keeps JSON numbers exact.
+MAX_AMOUNT = 10**12
+
+
+def validate_amount(amount: int) -> None:
+    if not -MAX_AMOUNT <= amount <= MAX_AMOUNT:
+        raise InvalidRequest()
+
+
+def read_account(account_id: str) -> Account:
+    try:
+        return Account.get(account_id, consistent_read=True)
+    except Account.DoesNotExist:
+        raise AccountNotFound() from None
+
+
+def read_accounts(account_ids: Iterable[str]) -> list[Account]:
+    wanted = list(account_ids)
+    accounts = list(Account.batch_get(wanted, consistent_read=True))
+    if len(accounts) != len(wanted):
+        raise AccountNotFound()
+    return accounts
+
+
+def expiry_bucket(expires_at_ms: int) -> str:
+    """The held-map key of a hold: its expiry, rounded up to the second."""
+    return str(-(-expires_at_ms // 1000))
+
+
+def bucket_expired(bucket: str, now_ms: int) -> bool:
+    # Every hold in a bucket expires at or before the bucket's second.
+    return int(bucket) * 1000 <= now_ms
+
+
+def held_buckets(account: Account) -> dict[str, int]:
+    return {bucket: int(amount) for bucket, amount in account.held.attribute_values.items()}
+
+
+def live_available(account: Account, now_ms: int) -> int:
+    """Committed balance minus the debit holds still live at now_ms."""
+    expired = sum(amount for bucket, amount in held_buckets(account).items() if bucket_expired(bucket, now_ms))
+    return int(account.available) + expired
+
+
+def posting_key(posted_ms: int, seq: int) -> str:
+    return f"{posted_ms:013d}#{seq:012d}"
+
+
+class AccountChange:
+    """What one transaction does to one account.
+
+    Built either blind (`read=None`: holds and releases only, guarded by conditions alone) or on an
+    account read consistently just before (needed to post, and used to prune expired buckets).
+    """
+
+    def __init__(self, account_id: str, now: datetime, read: Account | None = None) -> None:
+        self.account_id = account_id
+        self.now = now
+        self.now_ms = epoch_ms(now)
+        self.read = read
+        self._balance_delta = 0
+        self._available_delta = 0
+        self._held_delta: dict[str, int] = {}
+        self._pruned: dict[str, int] = {}
+        self._postings: list[Posting] = []
+        self._posted_ms = 0
+        if read is not None:
+            for bucket, amount in held_buckets(read).items():
+                if bucket_expired(bucket, self.now_ms):
+                    self._pruned[bucket] = amount
+                    self._available_delta += amount
+
+    @property
+    def available(self) -> int:
+        """Available funds after this change (needs the read account)."""
+        assert self.read is not None
+        return int(self.read.available) + self._available_delta
+
+    def held_in(self, bucket: str) -> int:
+        """What the read account still holds in a live bucket, net of this change."""
+        assert self.read is not None
+        if bucket in self._pruned:
+            return 0
+        return held_buckets(self.read).get(bucket, 0) + self._held_delta.get(bucket, 0)
+
+    def hold(self, bucket: str, amount: int) -> None:
+        self._held_delta[bucket] = self._held_delta.get(bucket, 0) + amount
+        self._available_delta -= amount
+
+    def release(self, bucket: str, amount: int) -> None:
+        self._held_delta[bucket] = self._held_delta.get(bucket, 0) - amount
+        self._available_delta += amount
+
+    def post(self, amount: int, description: str, reserve_id: int | None = None) -> None:
+        assert self.read is not None, "posting needs the account's balance and posting_seq"
+        self._balance_delta += amount
+        self._available_delta += amount
+        seq = int(self.read.posting_seq) + len(self._postings) + 1
+        # Posting times never go backwards on an account, whatever the clocks of concurrent writers.
+        self._posted_ms = max(self.now_ms, int(self.read.last_posted_ms))
+        self._postings.append(
+            Posting(
+                self.account_id,
+                posting_key(self._posted_ms, seq),
+                seq=seq,
+                amount=amount,
+                balance_after=int(self.read.balance) + self._balance_delta,
+                description=description,
+                posted_at=self.now,
+                reserve_id=reserve_id,
+            )
+        )
+
+    @property
+    def item_count(self) -> int:
+        return 1 + len(self._postings)
+
+    def add_to(self, transaction: TransactWrite) -> None:
+        actions = []
+        condition = Account.account_id.exists()
+        if self._balance_delta:
+            actions.append(Account.balance.add(self._balance_delta))
+        if self._available_delta:
+            actions.append(Account.available.add(self._available_delta))
+        if self._available_delta < 0:
+            condition &= Account.available >= -self._available_delta
+        grows = False
+        for bucket, delta in self._held_delta.items():
+            path = Account.held[bucket]
+            if delta > 0:
+                grows = True
+                actions.append(path.set((path | 0) + delta))
+            elif delta < 0:
+                actions.append(path.set(path - (-delta)))
+                condition &= path >= -delta
+        for bucket, amount in self._pruned.items():
+            actions.append(Account.held[bucket].remove())
+            condition &= Account.held[bucket] == amount
+        if grows and self.read is None:
+            condition &= size(Account.held) < MAX_HELD_BUCKETS
+        if self._postings:
+            assert self.read is not None
+            actions.append(Account.posting_seq.set(self._postings[-1].seq))
+            actions.append(Account.last_posted_ms.set(self._posted_ms))
+            condition &= Account.posting_seq == int(self.read.posting_seq)
+        if not actions:
+            transaction.condition_check(Account, self.account_id, condition=condition)
+            return
+        transaction.update(Account(self.account_id), actions=actions, condition=condition, add_version_condition=False)
+        for posting in self._postings:
+            transaction.save(posting, condition=Posting.posting_key.does_not_exist())

@@ -1,0 +1,32 @@
+"""Wiring: the one place the domain objects are built from settings, clock and id generator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chalicelib.auth.apps import AppRegistry
+from chalicelib.clock import Clock, SystemClock
+from chalicelib.ids import IdGenerator
+from chalicelib.ledger.accounts import Accounts
+from chalicelib.ledger.holds import Holds
+from chalicelib.settings import Settings
+from chalicelib.store import tables
+from chalicelib.store.transactions import Retrier
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    ids: IdGenerator = field(default_factory=IdGenerator)
+    retrier: Retrier = field(default_factory=Retrier)
+
+    def __post_init__(self) -> None:
+        tables.configure(self.settings)
+        self.accounts = Accounts(self.clock, self.ids, self.retrier)
+        self.holds = Holds(self.clock, self.ids, self.retrier)
+        self.apps = AppRegistry(self.clock, self.ids)
+
+    @classmethod
+    def from_env(cls) -> Services:
+        return cls(Settings.from_env())

@@ -1,0 +1,28 @@
+"""Configuration, read once from the environment (set per stage in .chalice/config.json)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    table_prefix: str
+    region: str
+    # The contest's operator routes and admission of unknown app ids (see README, "Contest compatibility").
+    contest_compat: bool
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        stage = env.get("BANK_STAGE", "local")
+        return cls(
+            stage=stage,
+            table_prefix=env.get("BANK_TABLE_PREFIX", f"bank-{stage}-"),
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "ap-northeast-1",
+            contest_compat=env.get("BANK_CONTEST_COMPAT", "").strip().lower() in _TRUE,
+        )

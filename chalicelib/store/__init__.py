@@ -1,0 +1,1 @@
+"""Storage: the pynamodb models, their tables, and DynamoDB transactions."""

@@ -1,0 +1,134 @@
+"""The DynamoDB items of the bank, one model per table.
+
+Table names are bare here; `tables.configure` prefixes them per stage.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.connection import Connection, TableConnection
+from pynamodb.models import Model
+
+_shared: dict[str, Connection] = {}
+
+
+def shared_connection(region: str) -> Connection:
+    """One botocore client for every table: pynamodb would otherwise build one per model, and each
+    costs tens of milliseconds on a cold start."""
+    if region not in _shared:
+        _shared[region] = Connection(region=region)
+    return _shared[region]
+
+
+def reset_connections() -> None:
+    """Forget every client, so the next call picks up a changed endpoint or region."""
+    _shared.clear()
+    for model in ALL_MODELS:
+        model._connection = None
+
+
+class _BankModel(Model):
+    class Meta:
+        abstract = True
+        billing_mode = "PAY_PER_REQUEST"
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        connection = super()._get_connection()
+        connection.connection._client = shared_connection(cls.Meta.region).client
+        return connection
+
+
+class Customer(_BankModel):
+    """A bank user; ISUBANK calls their id `bank_id`."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "customers"
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class Account(_BankModel):
+    """An account and its balances.
+
+    Invariant, kept by every write: available == balance - sum(held.values()).
+    `held` maps an expiry second (epoch seconds, as a string) to the debit holds expiring in it, so the
+    item stays small however many holds there are; a bucket whose second has passed no longer counts
+    and is pruned by the next write that reads the account.
+    """
+
+    class Meta(_BankModel.Meta):
+        table_name = "accounts"
+
+    account_id = UnicodeAttribute(hash_key=True)
+    customer_id = UnicodeAttribute()
+    account_number = UnicodeAttribute()
+    balance = NumberAttribute(default=0)
+    available = NumberAttribute(default=0)
+    held = MapAttribute(default=dict)
+    # Every posting increments posting_seq; a posting write is conditional on the seq it read, which
+    # makes each posting's balance_after exact.
+    posting_seq = NumberAttribute(default=0)
+    last_posted_ms = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+
+
+class Hold(_BankModel):
+    """A reserve: funds held (debit) or announced (credit) until committed, cancelled or expired."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "holds"
+
+    reserve_id = NumberAttribute(hash_key=True)
+    account_id = UnicodeAttribute()
+    amount = NumberAttribute()  # signed: > 0 credits the account, < 0 debits it
+    status = UnicodeAttribute()  # pending | committed | cancelled
+    app_key = UnicodeAttribute()
+    description = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    expires_at_ms = NumberAttribute()  # exact expiry; a pending hold is live while now < this
+    resolved_at = UTCDateTimeAttribute(null=True)
+    # TTL deletion is lazy and only tidies up: set long after expiry so that a late commit is still
+    # answered "expired" rather than "not found".
+    purge_at = TTLAttribute()
+
+
+class Posting(_BankModel):
+    """A committed movement of money on one account, with the balance after it."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "postings"
+
+    account_id = UnicodeAttribute(hash_key=True)
+    # "<posted epoch ms, 13 digits>#<seq, 12 digits>": sorts by time, so date ranges are key ranges.
+    posting_key = UnicodeAttribute(range_key=True)
+    seq = NumberAttribute()
+    amount = NumberAttribute()
+    balance_after = NumberAttribute()
+    description = UnicodeAttribute()
+    posted_at = UTCDateTimeAttribute()
+    reserve_id = NumberAttribute(null=True)
+
+
+class App(_BankModel):
+    """An app allowed to call ISUBANK. Only the SHA-256 of its app id is stored."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "apps"
+
+    key_hash = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    auto_registered = BooleanAttribute(default=False)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (Customer, Account, Hold, Posting, App)

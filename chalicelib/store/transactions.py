@@ -1,0 +1,99 @@
+"""Running DynamoDB write transactions and telling their failures apart.
+
+A cancelled transaction means one of two things to the ledger: a condition it wrote no longer holds
+(re-read and decide again), or DynamoDB could not serialise it right now (back off and try again).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.store.models import Account, shared_connection
+
+T = TypeVar("T")
+
+# Reasons and error codes that say "not now" rather than "no".
+_TRANSIENT_CODES = frozenset(
+    {
+        "TransactionConflict",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "ThrottlingError",
+        "ThrottlingException",
+        "ProvisionedThroughputExceeded",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+    }
+)
+
+
+class ConditionFailed(Exception):
+    """A condition of the transaction did not hold: state changed since it was read."""
+
+
+class TransientFailure(Exception):
+    """DynamoDB refused for now (conflict, throttling): retrying later can succeed."""
+
+
+class Busy(Exception):
+    """Still conflicting or throttled after every retry; the caller should try again later."""
+
+
+def is_transient(error: PynamoDBException) -> bool:
+    return error.cause_response_code in _TRANSIENT_CODES
+
+
+def write_transaction(build: Callable[[TransactWrite], None]) -> None:
+    """Run one transaction whose items `build` adds; raise ConditionFailed or TransientFailure."""
+    try:
+        with TransactWrite(connection=shared_connection(Account.Meta.region)) as transaction:
+            build(transaction)
+    except TransactWriteError as error:
+        codes = {reason.code for reason in error.cancellation_reasons if reason is not None}
+        if "ConditionalCheckFailed" in codes:
+            raise ConditionFailed() from error
+        if codes & _TRANSIENT_CODES or is_transient(error):
+            raise TransientFailure() from error
+        raise
+
+
+class Retrier:
+    """Bounded retries with exponential backoff and full jitter; counts what it did."""
+
+    def __init__(
+        self,
+        attempts: int = 8,
+        base_delay: float = 0.01,
+        max_delay: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.attempts = attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.sleep = sleep
+        self.retries = 0  # across calls and threads: for metrics and the benchmark
+        self._lock = threading.Lock()
+
+    def run(self, attempt: Callable[[], T]) -> T:
+        """Call `attempt` until it returns; a failed condition or a transient error means try again."""
+        for number in range(self.attempts):
+            try:
+                return attempt()
+            except (ConditionFailed, TransientFailure):
+                pass
+            except PynamoDBException as error:
+                if not is_transient(error):
+                    raise
+            if number < self.attempts - 1:
+                with self._lock:
+                    self.retries += 1
+                self.sleep(random.uniform(0, min(self.max_delay, self.base_delay * 2**number)))  # noqa: S311 jitter
+        raise Busy()
