@@ -43,6 +43,8 @@ ERRORS: dict[type[Exception], tuple[int, str]] = {
     Busy: (503, "service is busy, please retry"),
 }
 AUTH_SCHEMES = ("bearer", "app_id")
+# The body is read as JSON whatever Content-Type says (as the contest's bank did; `curl -d` sends a form type).
+ANY_CONTENT_TYPE = ["*/*"]
 MAX_BANK_ID_LENGTH = 128
 MAX_RESERVE_ID = 2**63 - 1
 
@@ -100,7 +102,7 @@ def blueprint(services: Services) -> Blueprint:
             raise UnknownApp()
         return services.apps.authenticate(app_id, admit_unknown=services.settings.contest_compat)
 
-    @bp.route("/check", methods=["POST"])
+    @bp.route("/check", methods=["POST"], content_types=ANY_CONTENT_TYPE)
     @answer
     def check() -> dict:
         caller()
@@ -108,7 +110,7 @@ def blueprint(services: Services) -> Blueprint:
         services.accounts.check(parse_bank_id(body), parse_price(body))
         return {}
 
-    @bp.route("/reserve", methods=["POST"])
+    @bp.route("/reserve", methods=["POST"], content_types=ANY_CONTENT_TYPE)
     @answer
     def reserve() -> dict:
         app = caller()
@@ -116,14 +118,14 @@ def blueprint(services: Services) -> Blueprint:
         reserve_id = services.holds.reserve(parse_bank_id(body), parse_price(body), app.app_key, app.name)
         return {"reserve_id": reserve_id}
 
-    @bp.route("/commit", methods=["POST"])
+    @bp.route("/commit", methods=["POST"], content_types=ANY_CONTENT_TYPE)
     @answer
     def commit() -> dict:
         caller()
         services.holds.commit(parse_reserve_ids(json_object(bp.current_request)))
         return {}
 
-    @bp.route("/cancel", methods=["POST"])
+    @bp.route("/cancel", methods=["POST"], content_types=ANY_CONTENT_TYPE)
     @answer
     def cancel() -> dict:
         caller()

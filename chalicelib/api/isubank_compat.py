@@ -8,21 +8,21 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.api.http import json_object
-from chalicelib.api.isubank import answer, parse_bank_id, parse_price
+from chalicelib.api.isubank import ANY_CONTENT_TYPE, answer, parse_bank_id, parse_price
 from chalicelib.services import Services
 
 
 def blueprint(services: Services) -> Blueprint:
     bp = Blueprint(__name__)
 
-    @bp.route("/register", methods=["POST"])
+    @bp.route("/register", methods=["POST"], content_types=ANY_CONTENT_TYPE)
     @answer
     def register() -> dict:
         bank_id = parse_bank_id(json_object(bp.current_request))
         services.accounts.open(bank_id, name=bank_id)
         return {}
 
-    @bp.route("/add_credit", methods=["POST"])
+    @bp.route("/add_credit", methods=["POST"], content_types=ANY_CONTENT_TYPE)
     @answer
     def add_credit() -> dict:
         body = json_object(bp.current_request)

@@ -1,0 +1,104 @@
+"""`make run`: DynamoDB Local with data on disk, tables and demo data, and the app on a local server.
+
+The server is Chalice's own local gateway (the same routing as `chalice local`) on a listen backlog of
+128 instead of the standard library's 5, so that bursts of concurrent clients are not reset.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+from chalice.cli.factory import CLIFactory
+from chalice.local import (
+    ChaliceRequestHandler,
+    CustomLocalChalice,
+    ForbiddenError,
+    LocalChalice,
+    LocalDevServer,
+    ThreadedHTTPServer,
+)
+
+from chalicelib.cli import PROJECT_DIR, load_stage_environment
+from local.dynamodb_local import DynamoDBLocal, is_serving
+
+STAGE = "local"
+DATA_DIR = PROJECT_DIR / ".local" / "dynamodb"
+
+
+class BacklogServer(ThreadedHTTPServer):
+    request_queue_size = 128
+
+
+class JsonNotFoundHandler(ChaliceRequestHandler):
+    """API Gateway answers an unknown route 403 "Missing Authentication Token"; we answer JSON 404."""
+
+    def _send_error_response(self, error) -> None:
+        if isinstance(error, ForbiddenError):
+            from chalicelib.api.fallback import not_found
+
+            response = not_found()
+            self._send_http_response(response.status_code, dict(response.headers), response.body)
+            return
+        super()._send_error_response(error)
+
+
+def ensure_database() -> DynamoDBLocal | None:
+    """Use the stage's DynamoDB endpoint if something serves it; otherwise start DynamoDB Local there."""
+    endpoint = os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
+    if is_serving(endpoint):
+        return None
+    port = urlparse(endpoint).port
+    return DynamoDBLocal(port=port, data_dir=str(DATA_DIR)).start()
+
+
+def serve(port: int) -> None:
+    load_stage_environment(STAGE)
+    database = ensure_database()
+    try:
+        from chalicelib.services import Services
+        from chalicelib.store import tables
+        from local.demo import DEMO_APP_ID, DEMO_USERS, seed
+
+        services = Services.from_env()
+        tables.create_tables()
+        seed(services)
+        config = CLIFactory(str(PROJECT_DIR)).create_config_obj(chalice_stage_name=STAGE)
+        app = config.chalice_app
+        # As chalice.local.create_local_server does: a thread-local current_request per request thread.
+        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+        app.__class__ = CustomLocalChalice
+        server = LocalDevServer(
+            app, config, "127.0.0.1", port, handler_cls=JsonNotFoundHandler, server_cls=BacklogServer
+        )
+        users = ", ".join(f"{bank_id} ({amount} yen)" for bank_id, amount in DEMO_USERS.items())
+        print(
+            f"""
+Bank local server (stage {STAGE})
+  API            http://127.0.0.1:{port}
+  DynamoDB       {os.environ["AWS_ENDPOINT_URL_DYNAMODB"]} (data in {DATA_DIR.relative_to(PROJECT_DIR)})
+  Demo app id    {DEMO_APP_ID}      (Authorization: Bearer {DEMO_APP_ID})
+  Demo bank_ids  {users}
+  Try            curl -s -X POST http://127.0.0.1:{port}/reserve -H 'Authorization: Bearer {DEMO_APP_ID}' \\
+                   -d '{{"bank_id": "alice", "price": -1000}}'
+  Operator CLI   .venv/bin/python -m chalicelib.cli balance --bank-id alice
+""",
+            flush=True,
+        )
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if database:
+            database.stop()
+
+
+def main() -> None:
+    sys.path.insert(0, str(Path(PROJECT_DIR)))
+    serve(int(os.environ.get("PORT", "8000")))
+
+
+if __name__ == "__main__":
+    main()
