@@ -6,6 +6,7 @@ from pynamodb.exceptions import PutError
 
 from chalicelib.ledger.errors import AccountExists
 from chalicelib.services import Services
+from chalicelib.store import tables
 
 # Local demo credentials only: printed by `make run` and quoted in the README.
 DEMO_APP_ID = "demo-app-id"
@@ -13,6 +14,7 @@ DEMO_USERS = {"alice": 100_000, "bob": 50_000, "carol": 0}
 
 
 def seed(services: Services) -> None:
+    tables.create_tables()
     try:
         services.apps.create("Demo App", app_id=DEMO_APP_ID)
     except PutError:

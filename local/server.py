@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
+from chalice import Chalice
 from chalice.cli.factory import CLIFactory
 from chalice.local import (
     ChaliceRequestHandler,
@@ -54,25 +55,25 @@ def ensure_database() -> DynamoDBLocal | None:
     return DynamoDBLocal(port=port, data_dir=str(DATA_DIR)).start()
 
 
+def build_server(port: int, app: Chalice | None = None) -> LocalDevServer:
+    """The app (by default app.py's, for the local stage) on our server and handler classes."""
+    config = CLIFactory(str(PROJECT_DIR)).create_config_obj(chalice_stage_name=STAGE)
+    app = app or config.chalice_app
+    # As chalice.local.create_local_server does: a thread-local current_request per request thread.
+    CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+    app.__class__ = CustomLocalChalice
+    return LocalDevServer(app, config, "127.0.0.1", port, handler_cls=JsonNotFoundHandler, server_cls=BacklogServer)
+
+
 def serve(port: int) -> None:
     load_stage_environment(STAGE)
     database = ensure_database()
     try:
         from chalicelib.services import Services
-        from chalicelib.store import tables
         from local.demo import DEMO_APP_ID, DEMO_USERS, seed
 
-        services = Services.from_env()
-        tables.create_tables()
-        seed(services)
-        config = CLIFactory(str(PROJECT_DIR)).create_config_obj(chalice_stage_name=STAGE)
-        app = config.chalice_app
-        # As chalice.local.create_local_server does: a thread-local current_request per request thread.
-        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
-        app.__class__ = CustomLocalChalice
-        server = LocalDevServer(
-            app, config, "127.0.0.1", port, handler_cls=JsonNotFoundHandler, server_cls=BacklogServer
-        )
+        seed(Services.from_env())
+        server = build_server(port)
         users = ", ".join(f"{bank_id} ({amount} yen)" for bank_id, amount in DEMO_USERS.items())
         print(
             f"""

@@ -30,7 +30,7 @@ from chalicelib.ledger.errors import (
     TooManyItems,
 )
 from chalicelib.store.models import Hold
-from chalicelib.store.transactions import ConditionFailed, Retrier, write_transaction
+from chalicelib.store.transactions import ConditionFailed, Retrier, TransientFailure, write_transaction
 
 HOLD_LIFETIME = timedelta(minutes=5)
 # How long a resolved or expired hold is kept, so late calls get "expired"/"committed", not "not found".
@@ -80,10 +80,11 @@ class Holds:
             return hold.reserve_id
 
         # Fast path, one transaction and no read: conditions alone refuse what must be refused. It can
-        # also refuse too much (expired buckets not yet pruned, or a reserve id collision).
+        # also refuse too much (expired buckets not yet pruned, or a reserve id collision), and then
+        # the account is read and the decision made exactly.
         try:
             return write(new_hold(), AccountChange(account_id, now))
-        except ConditionFailed:
+        except (ConditionFailed, TransientFailure):
             pass
 
         def on_read_account() -> int:
@@ -126,8 +127,9 @@ class Holds:
                 for hold in by_account[change.account_id]:
                     if hold.amount < 0:
                         bucket = expiry_bucket(int(hold.expires_at_ms))
-                        # Another writer's clock may have pruned the bucket already: then it expired.
                         if change.held_in(bucket) < -hold.amount:
+                            # Resolved since we read it, or pruned by a writer whose clock runs ahead.
+                            _live_holds([hold.reserve_id], now_ms)
                             raise HoldExpired()
                         change.release(bucket, -int(hold.amount))
                     if outcome == COMMITTED:

@@ -17,13 +17,15 @@ from pynamodb.connection import Connection, TableConnection
 from pynamodb.models import Model
 
 _shared: dict[str, Connection] = {}
+# Threads of the local server and of the tests share the client; Lambda uses one connection at a time.
+MAX_POOL_CONNECTIONS = 64
 
 
 def shared_connection(region: str) -> Connection:
     """One botocore client for every table: pynamodb would otherwise build one per model, and each
     costs tens of milliseconds on a cold start."""
     if region not in _shared:
-        _shared[region] = Connection(region=region)
+        _shared[region] = Connection(region=region, max_pool_connections=MAX_POOL_CONNECTIONS)
     return _shared[region]
 
 

@@ -7,6 +7,7 @@ The models are the one source of truth: `infra/tables.json` is generated from th
 from __future__ import annotations
 
 import json
+
 from pynamodb.attributes import TTLAttribute
 from pynamodb.models import Model
 

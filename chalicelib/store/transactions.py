@@ -70,9 +70,9 @@ class Retrier:
 
     def __init__(
         self,
-        attempts: int = 8,
+        attempts: int = 20,
         base_delay: float = 0.01,
-        max_delay: float = 0.5,
+        max_delay: float = 0.25,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.attempts = attempts

@@ -1,0 +1,95 @@
+"""`make run`'s server over real HTTP: demo data, JSON everywhere, and 50 concurrent clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from local.demo import DEMO_APP_ID
+from local.dynamodb_local import free_port, is_serving
+
+pytestmark = pytest.mark.dynamodb_local
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def server(dynamodb_local):
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint,
+        "BANK_TABLE_PREFIX": f"e2e{port}-",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.server"], cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while not is_serving(base):
+        assert process.poll() is None, process.stderr.read().decode()[-3000:]
+        assert time.monotonic() < deadline, "the local server did not start"
+        time.sleep(0.2)
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def request(base, method, path, body=None, app_id=DEMO_APP_ID):
+    headers = {"Authorization": f"Bearer {app_id}"} if app_id else {}
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, response.headers["Content-Type"], json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Content-Type"], json.loads(error.read())
+
+
+def test_demo_data_and_a_reserve_commit_cycle(server):
+    assert request(server, "POST", "/check", {"bank_id": "alice", "price": 100_000})[0] == 200
+    status, _, body = request(server, "POST", "/reserve", {"bank_id": "alice", "price": -1})
+    assert status == 200
+    assert request(server, "POST", "/commit", {"reserve_ids": [body["reserve_id"]]})[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/no/such/path", 404), ("POST", "/", 404), ("GET", "/check", 405), ("DELETE", "/reserve", 405)],
+)
+def test_every_response_is_json(server, method, path, status):
+    code, content_type, body = request(server, method, path)
+    assert (code, content_type) == (status, "application/json")
+    assert set(body) == {"error"}
+
+
+def test_compat_routes_are_on_locally(server):
+    assert request(server, "POST", "/register", {"bank_id": "zed"}, app_id=None)[0] == 200
+    assert request(server, "POST", "/add_credit", {"bank_id": "zed", "price": 5}, app_id=None)[0] == 200
+    assert request(server, "GET", "/credit?bank_id=zed", app_id=None) == (200, "application/json", {"credit": 5})
+
+
+def test_50_concurrent_clients_get_no_resets_or_errors(server):
+    barrier = threading.Barrier(50)
+
+    def client(index):
+        barrier.wait()
+        status, _, body = request(server, "POST", "/reserve", {"bank_id": "bob", "price": -1})
+        assert status == 200, body
+        status, _, body = request(server, "POST", "/commit", {"reserve_ids": [body["reserve_id"]]})
+        assert status == 200, body
+        return index
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        assert sorted(pool.map(client, range(50))) == list(range(50))
+    assert request(server, "GET", "/credit?bank_id=bob", app_id=None)[2] == {"credit": 50_000 - 50}
