@@ -75,4 +75,4 @@ def test_backoff_grows_and_is_capped(bank, failing_writes, monkeypatch):
     rid = bank.holds.reserve("alice", -100, "k", "App")
     failing_writes.extend(cancelled("TransactionConflict") for _ in range(7))
     bank.holds.commit([rid])
-    assert bank.sleeps == [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.5]
+    assert bank.sleeps == [0.01, 0.02, 0.04, 0.08, 0.16, 0.25, 0.25]
