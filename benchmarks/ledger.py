@@ -127,6 +127,31 @@ def import_time_ratio(runs: int = 7) -> None:
     )
 
 
+def run_cycles(port: int, pick, seconds: float, threads: int) -> tuple[Counter, float]:
+    """Client threads looping reserve+commit until the deadline; returns outcome counts and elapsed time."""
+    counts: Counter = Counter()
+    deadline = time.monotonic() + seconds
+
+    def client(index: int) -> None:
+        rng = random.Random(index)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while time.monotonic() < deadline:
+            status, body = post(connection, "/reserve", {"bank_id": pick(rng), "price": -1})
+            if status != 200:
+                counts[f"reserve {status}"] += 1
+                continue
+            status, _ = post(connection, "/commit", {"reserve_ids": [body["reserve_id"]]})
+            counts["cycles" if status == 200 else f"commit {status}"] += 1
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return counts, time.monotonic() - started
+
+
 def throughput(services, port: int, seconds: float, threads: int) -> None:
     accounts = [f"spread{n}" for n in range(200)]
     for bank_id in ["hot", *accounts]:
@@ -135,27 +160,7 @@ def throughput(services, port: int, seconds: float, threads: int) -> None:
     print(f"\n3. reserve+commit cycles through the app over HTTP ({threads} client threads, {seconds:.0f} s each)")
     for label, pick in (("one hot account", lambda rng: "hot"), ("200 accounts", lambda rng: rng.choice(accounts))):
         retries_before = services.retrier.retries
-        counts: Counter = Counter()
-        deadline = time.monotonic() + seconds
-
-        def client(index: int) -> None:
-            rng = random.Random(index)
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            while time.monotonic() < deadline:
-                status, body = post(connection, "/reserve", {"bank_id": pick(rng), "price": -1})
-                if status != 200:
-                    counts[f"reserve {status}"] += 1
-                    continue
-                status, _ = post(connection, "/commit", {"reserve_ids": [body["reserve_id"]]})
-                counts["cycles" if status == 200 else f"commit {status}"] += 1
-
-        started = time.monotonic()
-        workers = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        elapsed = time.monotonic() - started
+        counts, elapsed = run_cycles(port, pick, seconds, threads)
         retries = services.retrier.retries - retries_before
         others = ", ".join(f"{k}: {v}" for k, v in counts.items() if k != "cycles") or "no errors"
         print(
