@@ -25,7 +25,7 @@ class Services:
         tables.configure(self.settings)
         self.accounts = Accounts(self.clock, self.ids, self.retrier)
         self.holds = Holds(self.clock, self.ids, self.retrier)
-        self.apps = AppRegistry(self.clock, self.ids)
+        self.apps = AppRegistry(self.clock, self.ids, self.retrier)
 
     @classmethod
     def from_env(cls) -> Services:

@@ -16,6 +16,7 @@ from pynamodb.exceptions import PutError
 from chalicelib.clock import Clock
 from chalicelib.ids import IdGenerator
 from chalicelib.store.models import App
+from chalicelib.store.transactions import Retrier
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,10 @@ def _identity(app: App) -> AppIdentity:
 
 
 class AppRegistry:
-    def __init__(self, clock: Clock, ids: IdGenerator) -> None:
+    def __init__(self, clock: Clock, ids: IdGenerator, retrier: Retrier) -> None:
         self.clock = clock
         self.ids = ids
+        self.retrier = retrier
 
     def create(self, name: str, app_id: str | None = None) -> tuple[str, AppIdentity]:
         """Issue a new app id (or register a given one, for demo data); returns it once, in clear."""
@@ -57,7 +59,7 @@ class AppRegistry:
             raise UnknownApp()
         key_hash = _hash(app_id)
         try:
-            return _identity(App.get(key_hash))
+            return _identity(self.retrier.run(lambda: App.get(key_hash)))
         except App.DoesNotExist:
             if not admit_unknown:
                 raise UnknownApp() from None

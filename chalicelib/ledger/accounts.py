@@ -57,11 +57,11 @@ class Accounts:
         validate_amount(amount)
         if amount < 0:
             raise InvalidRequest()
-        if int(read_account(account_id).balance) < amount:
+        if int(self.retrier.run(lambda: read_account(account_id)).balance) < amount:
             raise InsufficientFunds()
 
     def balance(self, account_id: str) -> Balance:
-        account = read_account(account_id)
+        account = self.retrier.run(lambda: read_account(account_id))
         available = live_available(account, epoch_ms(self.clock.now()))
         return Balance(account_id, int(account.balance), available, int(account.balance) - available)
 

@@ -19,18 +19,17 @@ from chalicelib.store.models import Account, shared_connection
 
 T = TypeVar("T")
 
-# Reasons and error codes that say "not now" rather than "no".
+# Reasons and error codes that say "not now, and nothing was written". An InternalServerError is not
+# one of them: the write may have been applied, so it is not retried with a new request.
 _TRANSIENT_CODES = frozenset(
     {
         "TransactionConflict",
         "TransactionConflictException",
-        "TransactionInProgressException",
         "ThrottlingError",
         "ThrottlingException",
         "ProvisionedThroughputExceeded",
         "ProvisionedThroughputExceededException",
         "RequestLimitExceeded",
-        "InternalServerError",
     }
 )
 

@@ -76,3 +76,37 @@ def test_backoff_grows_and_is_capped(bank, failing_writes, monkeypatch):
     failing_writes.extend(cancelled("TransactionConflict") for _ in range(7))
     bank.holds.commit([rid])
     assert bank.sleeps == [0.01, 0.02, 0.04, 0.08, 0.16, 0.25, 0.25]
+
+
+def test_throttled_reads_are_retried_then_busy(bank, monkeypatch):
+    from pynamodb.exceptions import GetError
+
+    from chalicelib.store.models import Account
+
+    original = Account.get
+    failures = iter(range(2))
+
+    def throttled_get(*args, **kwargs):
+        if next(failures, None) is not None:
+            raise GetError(
+                "Failed to get item",
+                VerboseClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "GetItem"),
+            )
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(Account, "get", throttled_get)
+    bank.accounts.check("alice", 1000)
+    assert bank.retrier.retries == 2
+    failures = iter(range(100))
+    with pytest.raises(errors.Busy):
+        bank.accounts.check("alice", 1)
+
+
+def test_an_internal_error_is_not_retried(bank, failing_writes):
+    """DynamoDB may have applied the write: retrying with a new request could apply it twice."""
+    cause = VerboseClientError({"Error": {"Code": "InternalServerError"}}, "TransactWriteItems")
+    rid = bank.holds.reserve("alice", -100, "k", "App")
+    failing_writes.append(TransactWriteError("Failed to write transaction items", cause))
+    with pytest.raises(TransactWriteError):
+        bank.holds.commit([rid])
+    assert bank.retrier.retries == 0
