@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import logging
 import os
 import random
 import statistics
@@ -191,6 +192,8 @@ def main() -> None:
         from chalicelib.services import Services
         from chalicelib.store import tables
         from local.server import build_server
+
+        logging.getLogger("bank.access").setLevel(logging.WARNING)  # a line per request would drown the figures
 
         services = Services.from_env()
         tables.create_tables()
