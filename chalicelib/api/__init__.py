@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Chalice
 
-from chalicelib.api import access_log, fallback, isubank, isubank_compat
+from chalicelib.api import fallback, isubank, isubank_compat, telemetry
 from chalicelib.services import Services
 
 APP_NAME = "bank"
@@ -12,7 +12,7 @@ APP_NAME = "bank"
 
 def build_app(services: Services) -> Chalice:
     app = Chalice(app_name=APP_NAME)
-    app.register_blueprint(access_log.blueprint())
+    app.register_blueprint(telemetry.blueprint())
     app.register_blueprint(fallback.blueprint())
     app.register_blueprint(isubank.blueprint(services))
     if services.settings.contest_compat:

@@ -5,15 +5,12 @@ Chalice renders those as {"Code", "Message"}; the APIs promise their own shape o
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
 from chalice import Blueprint, Response
 
 from chalicelib.api.isubank import error_response
-
-log = logging.getLogger(__name__)
 
 NOT_FOUND = (404, "not found")
 _FRAMEWORK_MESSAGES = {

@@ -25,6 +25,7 @@ from chalicelib.ledger.errors import (
     InvalidRequest,
     TooManyItems,
 )
+from chalicelib.observability import count, logger
 from chalicelib.services import Services
 
 # The API's whole error vocabulary: what each refusal is called and its status.
@@ -100,7 +101,9 @@ def blueprint(services: Services) -> Blueprint:
         app_id = bearer_credential(bp.current_request, AUTH_SCHEMES)
         if app_id is None:
             raise UnknownApp()
-        return services.apps.authenticate(app_id, admit_unknown=services.settings.contest_compat)
+        app = services.apps.authenticate(app_id, admit_unknown=services.settings.contest_compat)
+        logger.thread_safe_append_keys(app_key=app.app_key)
+        return app
 
     @bp.route("/check", methods=["POST"], content_types=ANY_CONTENT_TYPE)
     @answer
@@ -116,20 +119,25 @@ def blueprint(services: Services) -> Blueprint:
         app = caller()
         body = json_object(bp.current_request)
         reserve_id = services.holds.reserve(parse_bank_id(body), parse_price(body), app.app_key, app.name)
+        count("Reserves")
         return {"reserve_id": reserve_id}
 
     @bp.route("/commit", methods=["POST"], content_types=ANY_CONTENT_TYPE)
     @answer
     def commit() -> dict:
         caller()
-        services.holds.commit(parse_reserve_ids(json_object(bp.current_request)))
+        reserve_ids = parse_reserve_ids(json_object(bp.current_request))
+        services.holds.commit(reserve_ids)
+        count("Commits", len(reserve_ids))
         return {}
 
     @bp.route("/cancel", methods=["POST"], content_types=ANY_CONTENT_TYPE)
     @answer
     def cancel() -> dict:
         caller()
-        services.holds.cancel(parse_reserve_ids(json_object(bp.current_request)))
+        reserve_ids = parse_reserve_ids(json_object(bp.current_request))
+        services.holds.cancel(reserve_ids)
+        count("Cancels", len(reserve_ids))
         return {}
 
     return bp

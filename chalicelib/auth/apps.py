@@ -8,17 +8,15 @@ hash is the table key, looked up on every request.
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import dataclass
 
 from pynamodb.exceptions import PutError
 
 from chalicelib.clock import Clock
 from chalicelib.ids import IdGenerator
+from chalicelib.observability import logger
 from chalicelib.store.models import App
 from chalicelib.store.transactions import Retrier
-
-log = logging.getLogger(__name__)
 
 MAX_APP_ID_LENGTH = 256
 
@@ -67,7 +65,7 @@ class AppRegistry:
         app = App(key_hash, name=f"auto-{key_hash[:8]}", created_at=self.clock.now(), auto_registered=True)
         try:
             app.save(condition=App.key_hash.does_not_exist())
-            log.info("registered unknown app on first use", extra={"app_key": key_hash[:16]})
+            logger.info("registered unknown app on first use", registered_app_key=key_hash[:16])
         except PutError as error:
             if error.cause_response_code != "ConditionalCheckFailedException":
                 raise

@@ -15,6 +15,7 @@ from typing import TypeVar
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.observability import count
 from chalicelib.store.models import Account, shared_connection
 
 T = TypeVar("T")
@@ -58,6 +59,7 @@ def write_transaction(build: Callable[[TransactWrite], None]) -> None:
     except TransactWriteError as error:
         codes = {reason.code for reason in error.cancellation_reasons if reason is not None}
         if "ConditionalCheckFailed" in codes:
+            count("ConditionalCheckFailures")
             raise ConditionFailed() from error
         if codes & _TRANSIENT_CODES or is_transient(error):
             raise TransientFailure() from error
@@ -94,5 +96,6 @@ class Retrier:
             if number < self.attempts - 1:
                 with self._lock:
                     self.retries += 1
+                count("TransactionRetries")
                 self.sleep(random.uniform(0, min(self.max_delay, self.base_delay * 2**number)))  # noqa: S311 jitter
         raise Busy()

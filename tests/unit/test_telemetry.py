@@ -1,0 +1,111 @@
+"""Request ids, JSON log lines, EMF metrics, and no secret in any of them."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from chalice.test import Client
+
+from chalicelib.api import build_app
+from chalicelib.observability import logger
+from tests.conftest import make_services
+
+APP_ID = "app-id-that-must-never-be-logged-5f2c"
+SECRETS = [
+    APP_ID,
+    "Bearer-token-never-logged-9a7e",
+    "refresh-never-logged-77ab",
+    "hunter2-password-never-logged",
+    "4111111111111111",
+    "5555555555554444",
+    "cvc-737-never-logged",
+]
+
+
+@pytest.fixture
+def client(moto_db, clock, tmp_path):
+    services = make_services(clock, contest_compat=True)
+    services.apps.create("Logged App", app_id=APP_ID)
+    services.accounts.open("alice", "Alice")
+    services.accounts.deposit("alice", 1000, "入金")
+    with Client(build_app(services), project_dir=str(tmp_path)) as client:
+        yield client, services
+
+
+@pytest.fixture
+def output(monkeypatch, capsys, caplog):
+    """Everything written: the JSON log lines, EMF metrics (printed), stderr and other loggers."""
+    logs = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", logs)
+
+    def read() -> str:
+        captured = capsys.readouterr()
+        return logs.getvalue() + captured.out + captured.err + caplog.text
+
+    return read
+
+
+def lines(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def test_each_request_logs_one_json_line_and_returns_its_request_id(client, output):
+    client, _ = client
+    response = client.http.post(
+        "/reserve", headers={"Authorization": f"Bearer {APP_ID}"}, body=json.dumps({"bank_id": "alice", "price": -1})
+    )
+    request_id = response.headers["X-Request-Id"]
+    assert len(request_id) == 32
+    logs = [line for line in lines(output()) if line.get("message") == "request"]
+    assert len(logs) == 1
+    log = logs[0]
+    assert (log["request_id"], log["route"], log["method"], log["status"]) == (request_id, "/reserve", "POST", 200)
+    assert log["latency_ms"] >= 0 and log["service"] == "bank-api" and log["level"] == "INFO"
+    assert len(log["app_key"]) == 16
+
+
+def test_metrics_are_emitted_as_emf(client, output):
+    client, _ = client
+    headers = {"Authorization": f"Bearer {APP_ID}"}
+    reserve_id = json.loads(
+        client.http.post("/reserve", headers=headers, body=json.dumps({"bank_id": "alice", "price": -1})).body
+    )["reserve_id"]
+    client.http.post("/commit", headers=headers, body=json.dumps({"reserve_ids": [reserve_id]}))
+    client.http.post("/commit", headers=headers, body=json.dumps({"reserve_ids": [reserve_id]}))
+    blobs = [line for line in lines(output()) if "_aws" in line]
+    names = [m["Name"] for blob in blobs for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
+    assert names.count("Requests") == 3
+    assert {"Reserves", "Commits", "Errors"} <= set(names)
+    errors = [blob for blob in blobs if "Errors" in blob]
+    assert errors[0]["status"] == "400" and errors[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Bank"
+
+
+def test_no_secret_reaches_the_logs(client, output, monkeypatch):
+    client, services = client
+    body = {
+        "bank_id": "alice",
+        "price": -1,
+        "password": SECRETS[3],
+        "card_number": SECRETS[4],
+        "cvc": SECRETS[6],
+        "refresh_token": SECRETS[2],
+    }
+    for secret in SECRETS:
+        for path in ("/check", "/reserve", "/commit", "/cancel", "/register", "/add_credit", "/nowhere"):
+            client.http.post(path, headers={"Authorization": f"Bearer {secret}"}, body=json.dumps(body))
+        client.http.post("/reserve", headers={"Authorization": f"Bearer {APP_ID}"}, body=json.dumps(body) + secret)
+    client.http.get(f"/credit?bank_id={SECRETS[4]}")
+    client.http.post("/check", body=json.dumps(body))  # no credentials: 401
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(services.accounts, "check", explode)
+    client.http.post("/check", headers={"Authorization": f"Bearer {APP_ID}"}, body=json.dumps(body))
+    written = output()
+    statuses = {line["status"] for line in lines(written) if line.get("message") == "request"}
+    assert {200, 400, 401, 404, 500} <= statuses  # the logs saw every kind of answer
+    for secret in SECRETS:
+        assert secret not in written
