@@ -15,7 +15,9 @@ from chalicelib.store.models import App
 def run_cli(moto_db, monkeypatch, capsys):
     config = json.loads((cli.PROJECT_DIR / ".chalice" / "config.json").read_text())
     for name in config["stages"]["local"]["environment_variables"]:
-        monkeypatch.delenv(name, raising=False)  # so what the CLI sets is undone after the test
+        # setenv first records the variable's state, so what the CLI sets is undone after the test.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     # The shell's variables win over the stage's: here, no endpoint (moto) and a table prefix of our own.
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "")
     monkeypatch.setenv("BANK_TABLE_PREFIX", "cli-test-")
