@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DDB_STAMP := local/node_modules/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test deps java lint infra bench clean
+.PHONY: run test deps java lint infra package bench clean
 
 run: deps
 	PORT=$(PORT) $(PY) -m local.server
@@ -33,12 +33,27 @@ java:
 	  echo "java not found: installing openjdk-17-jre-headless"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
 
-# Regenerate the CloudFormation tables from the pynamodb models (a test checks it is current).
+# Regenerate infra/ from the pynamodb models (a test checks it is current).
 infra: $(STAMP)
-	$(PY) -m chalicelib.store.tables > infra/tables.json
+	$(PY) -m chalicelib.store.tables tables > infra/tables.json
+	$(PY) -m chalicelib.store.tables package > infra/template.json
+
+# The prod stack for CloudFormation: out/prod/sam.json (the app merged with infra/template.json) and
+# out/prod/deployment.zip. Offline but for PyPI; the region only picks the partition (aws, aws-cn...).
+package: deps
+	rm -rf out/prod
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-$${AWS_REGION:-ap-northeast-1}} \
+	  $(VENV)/bin/chalice package --stage prod --merge-template infra/template.json out/prod
+	$(VENV)/bin/cfn-lint out/prod/sam.json
+	@wc -c < out/prod/deployment.zip | awk '{printf "out/prod/deployment.zip: %.1f MiB (%d bytes)\n", $$1 / 1048576, $$1}'
 
 bench: deps
 	$(PY) -m benchmarks.ledger
+
+# Schemathesis over every operation of chalicelib/api/openapi.json, 500 fuzzed examples each (`make test`: 25).
+.PHONY: fuzz
+fuzz: deps
+	FUZZ_EXAMPLES=500 $(PY) -m pytest tests/fuzz
 
 clean:
 	rm -rf $(VENV) local/node_modules .local

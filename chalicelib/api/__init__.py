@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Chalice
 
-from chalicelib.api import fallback, isubank, isubank_compat, telemetry
+from chalicelib.api import docs, fallback, isubank, isubank_compat, telemetry
 from chalicelib.services import Services
 
 APP_NAME = "bank"
@@ -15,6 +15,7 @@ def build_app(services: Services) -> Chalice:
     app.register_blueprint(telemetry.blueprint())
     app.register_blueprint(fallback.blueprint())
     app.register_blueprint(isubank.blueprint(services))
+    app.register_blueprint(docs.blueprint())
     if services.settings.contest_compat:
         app.register_blueprint(isubank_compat.blueprint(services))
     return app

@@ -47,9 +47,18 @@ def bearer_credential(request: Request, schemes: tuple[str, ...]) -> str | None:
     if not header:
         return None
     parts = header.split()
-    if len(parts) != 2 or parts[0].lower() not in schemes:
+    if len(parts) != 2 or parts[0].lower() not in schemes or not is_text(parts[1]):
         return None
     return parts[1]
+
+
+def is_text(value: str) -> bool:
+    """Unicode text: no lone surrogate (JSON's `\\ud800` escapes can carry one; no store or hash takes it)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def strict_int(value: Any) -> int | None:

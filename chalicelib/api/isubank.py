@@ -12,7 +12,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.api.http import MalformedRequest, bearer_credential, json_object, json_response, strict_int
+from chalicelib.api.http import MalformedRequest, bearer_credential, is_text, json_object, json_response, strict_int
 from chalicelib.auth.apps import AppIdentity, UnknownApp
 from chalicelib.ledger.errors import (
     AccountExists,
@@ -70,7 +70,7 @@ def answer(handler: Callable[[], Any]) -> Callable[[], Response]:
 
 def parse_bank_id(body: dict[str, Any]) -> str:
     bank_id = body.get("bank_id")
-    if not isinstance(bank_id, str) or not 0 < len(bank_id) <= MAX_BANK_ID_LENGTH:
+    if not isinstance(bank_id, str) or not 0 < len(bank_id) <= MAX_BANK_ID_LENGTH or not is_text(bank_id):
         raise InvalidRequest()
     return bank_id
 

@@ -19,13 +19,21 @@ from pynamodb.models import Model
 _shared: dict[str, Connection] = {}
 # Threads of the local server and of the tests share the client; Lambda uses one connection at a time.
 MAX_POOL_CONNECTIONS = 64
+# Well inside the Lambda timeout (10 s), so a stuck call ends in our own 503, not a killed invocation.
+CONNECT_TIMEOUT_SECONDS = 2
+READ_TIMEOUT_SECONDS = 5
 
 
 def shared_connection(region: str) -> Connection:
     """One botocore client for every table: pynamodb would otherwise build one per model, and each
     costs tens of milliseconds on a cold start."""
     if region not in _shared:
-        _shared[region] = Connection(region=region, max_pool_connections=MAX_POOL_CONNECTIONS)
+        _shared[region] = Connection(
+            region=region,
+            max_pool_connections=MAX_POOL_CONNECTIONS,
+            connect_timeout_seconds=CONNECT_TIMEOUT_SECONDS,
+            read_timeout_seconds=READ_TIMEOUT_SECONDS,
+        )
     return _shared[region]
 
 

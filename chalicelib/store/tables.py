@@ -1,7 +1,9 @@
 """Binding the models to a stage's tables, creating them, and describing them for CloudFormation.
 
-The models are the one source of truth: `infra/tables.json` is generated from them
-(`python -m chalicelib.store.tables > infra/tables.json`) and a test checks it is up to date.
+The models are the one source of truth for infra/ (`make infra`; a test checks both files are current):
+- `infra/tables.json`: the tables alone, a stack of their own (for `chalice deploy`);
+- `infra/template.json`: the tables and what the API needs besides, merged into `chalice package`'s SAM
+  template by `make package`.
 """
 
 from __future__ import annotations
@@ -44,8 +46,15 @@ def _logical_id(base: str) -> str:
     return "".join(part.capitalize() for part in base.split("_")) + "Table"
 
 
-def cloudformation_template() -> dict:
-    """The tables as a CloudFormation template to merge into `chalice package` output."""
+# The stages that have an IAM policy (.chalice/policy-<stage>.json) naming their tables.
+AWS_STAGES = ("dev", "prod")
+# Logical ids of `chalice package`'s API function and REST API.
+API_FUNCTION = "APIHandler"
+REST_API = "RestAPI"
+
+
+def tables_template() -> dict:
+    """The tables, named `bank-<BankStage>-<table>`, as a CloudFormation template."""
     resources = {}
     for model, base in _BASE_NAMES.items():
         schema = model._get_schema()
@@ -68,11 +77,68 @@ def cloudformation_template() -> dict:
             "UpdateReplacePolicy": "Retain",
             "Properties": properties,
         }
-    return {
-        "Parameters": {"BankStage": {"Type": "String", "Default": "prod", "AllowedPattern": "[a-z0-9-]+"}},
-        "Resources": resources,
+    stage = {
+        "Type": "String",
+        "Default": "prod",
+        "AllowedValues": list(AWS_STAGES),
+        "Description": "Stage: names the tables bank-<stage>-* (and, packaged, the function bank-<stage>)",
     }
+    return {"Parameters": {"BankStage": stage}, "Resources": resources}
+
+
+def _json_error(message: str) -> dict:
+    return {"application/json": json.dumps({"error": message})}
+
+
+def package_template() -> dict:
+    """The template `make package` has `chalice package` deep-merge into its SAM template: the tables and
+
+    - the API function's name, `bank-<BankStage>` (as `chalice deploy` names it), so that its IAM policy
+      can name its own log group; and its stage and table prefix from BankStage, so that it uses the
+      tables of its own stack. BankStage must be the stage packaged: another stage's policy names other
+      tables, and every call would be denied;
+    - API Gateway's own answers in the app's JSON: a path or method without a route is 404
+      `{"error": "not found"}` instead of 403 "Missing Authentication Token", and its own 5xx (the
+      function crashed or timed out) keep their status with `{"error": "internal server error"}`. They
+      are the SAM API's `GatewayResponses`, so part of its definition: standalone
+      AWS::ApiGateway::GatewayResponse resources are dropped whenever SAM redeploys the definition
+      (aws/serverless-application-model#390, #623).
+    """
+    template = tables_template()
+    template["Resources"] = {
+        API_FUNCTION: {
+            "Properties": {
+                "FunctionName": {"Fn::Sub": "bank-${BankStage}"},
+                "Environment": {
+                    "Variables": {
+                        "BANK_STAGE": {"Ref": "BankStage"},
+                        "BANK_TABLE_PREFIX": {"Fn::Sub": "bank-${BankStage}-"},
+                    }
+                },
+            }
+        },
+        REST_API: {
+            "Properties": {
+                "GatewayResponses": {
+                    "MISSING_AUTHENTICATION_TOKEN": {
+                        "StatusCode": "404",
+                        "ResponseTemplates": _json_error("not found"),
+                    },
+                    "DEFAULT_5XX": {"ResponseTemplates": _json_error("internal server error")},
+                }
+            }
+        },
+        **template["Resources"],
+    }
+    return template
+
+
+TEMPLATES = {"tables": tables_template, "package": package_template}
 
 
 if __name__ == "__main__":
-    print(json.dumps(cloudformation_template(), indent=2, ensure_ascii=False))
+    import sys
+
+    if len(sys.argv) != 2 or sys.argv[1] not in TEMPLATES:
+        sys.exit("usage: python -m chalicelib.store.tables {tables|package}")
+    print(json.dumps(TEMPLATES[sys.argv[1]](), indent=2, ensure_ascii=False))

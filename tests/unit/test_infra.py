@@ -1,22 +1,29 @@
-"""infra/ and the pynamodb models describe the same tables."""
+"""infra/ and the pynamodb models describe the same tables; the packaged template adds what the API needs."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
+from cfnlint.api import lint_file
+
 from chalicelib.store.models import ALL_MODELS
-from chalicelib.store.tables import cloudformation_template
+from chalicelib.store.tables import AWS_STAGES, package_template, tables_template
 
-INFRA = Path(__file__).resolve().parents[2] / "infra" / "tables.json"
+ROOT = Path(__file__).resolve().parents[2]
+TABLES = ROOT / "infra" / "tables.json"
+PACKAGE = ROOT / "infra" / "template.json"
+CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 
 
-def test_infra_tables_are_generated_from_the_models():
-    assert json.loads(INFRA.read_text()) == cloudformation_template(), "run `make infra` and commit the result"
+@pytest.mark.parametrize(("path", "generate"), [(TABLES, tables_template), (PACKAGE, package_template)])
+def test_infra_is_generated_from_the_models(path, generate):
+    assert json.loads(path.read_text()) == generate(), "run `make infra` and commit the result"
 
 
 def test_every_model_has_a_durable_on_demand_table():
-    resources = json.loads(INFRA.read_text())["Resources"]
+    resources = json.loads(TABLES.read_text())["Resources"]
     assert len(resources) == len(ALL_MODELS)
     for model in ALL_MODELS:
         name = model.Meta.table_name.split("-")[-1]
@@ -30,12 +37,50 @@ def test_every_model_has_a_durable_on_demand_table():
         }
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-        assert table["DeletionPolicy"] == "Retain"
+        assert props["SSESpecification"] == {"SSEEnabled": True}
+        assert props["DeletionProtectionEnabled"] is True
+        assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
 
 
 def test_holds_expire_through_ttl_on_purge_at():
-    resources = json.loads(INFRA.read_text())["Resources"]
+    resources = json.loads(TABLES.read_text())["Resources"]
     assert resources["HoldsTable"]["Properties"]["TimeToLiveSpecification"] == {
         "AttributeName": "purge_at",
         "Enabled": True,
     }
+
+
+def test_stage_parameter_allows_exactly_the_stages_with_a_policy():
+    with_policy = {name for name, stage in CONFIG["stages"].items() if "iam_policy_file" in stage}
+    assert set(AWS_STAGES) == with_policy
+    for path in (TABLES, PACKAGE):
+        parameter = json.loads(path.read_text())["Parameters"]["BankStage"]
+        assert parameter["AllowedValues"] == list(AWS_STAGES) and parameter["Default"] == "prod"
+
+
+def test_packaged_template_holds_the_tables_and_points_the_function_at_them():
+    tables = json.loads(TABLES.read_text())
+    package = json.loads(PACKAGE.read_text())
+    assert tables["Resources"].items() <= package["Resources"].items()
+    function = package["Resources"]["APIHandler"]["Properties"]
+    # The names `chalice deploy` uses too (function <app>-<stage>, tables <prefix><table>), per stage.
+    assert function["FunctionName"] == {"Fn::Sub": CONFIG["app_name"] + "-${BankStage}"}
+    variables = function["Environment"]["Variables"]
+    assert variables == {"BANK_STAGE": {"Ref": "BankStage"}, "BANK_TABLE_PREFIX": {"Fn::Sub": "bank-${BankStage}-"}}
+    for stage in AWS_STAGES:
+        assert CONFIG["stages"][stage]["environment_variables"]["BANK_TABLE_PREFIX"] == f"bank-{stage}-"
+
+
+def test_api_gateway_answers_in_the_apps_json():
+    responses = json.loads(PACKAGE.read_text())["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+    missing = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert missing["StatusCode"] == "404"
+    assert json.loads(missing["ResponseTemplates"]["application/json"]) == {"error": "not found"}
+    server_error = responses["DEFAULT_5XX"]
+    assert "StatusCode" not in server_error  # 502, 504... keep their status
+    assert json.loads(server_error["ResponseTemplates"]["application/json"]) == {"error": "internal server error"}
+
+
+def test_tables_template_passes_cfn_lint():
+    # The packaged template, tables included, is linted by tests/unit/test_packaging.py.
+    assert [str(match) for match in lint_file(TABLES)] == []

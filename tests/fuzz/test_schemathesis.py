@@ -1,0 +1,186 @@
+"""Schemathesis against the real app: every operation of chalicelib/api/openapi.json, over HTTP, on DynamoDB Local.
+
+Two in-process servers share one set of tables: the ISUBANK stage (contest compatibility off, so an
+unknown app id is 401 as the document says) and a contest-compatibility stage for the operations marked
+`x-contest-compat`. Each response must be documented: status code, content type, body schema and
+headers; no 5xx at all. Deterministic (fixed seed, derandomized Hypothesis); `FUZZ_EXAMPLES` (default 25)
+bounds the fuzzing phase's examples per operation (`make fuzz` runs 500).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+import time
+import zlib
+from collections import Counter
+from typing import Any
+
+import pytest
+import schemathesis
+from schemathesis.core.parameters import ParameterLocation
+
+from chalicelib.api import build_app, docs
+from chalicelib.clock import SystemClock
+from chalicelib.services import Services
+from local.dynamodb_local import free_port
+from local.server import build_server
+from tests.conftest import make_services
+
+pytestmark = pytest.mark.dynamodb_local
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+SEED = 20261123
+APP_ID = "fuzz-app-id-0123456789"
+BALANCES = {"alice": 10**12, "bob": 50_000, "carol": 0}
+
+CONFIG = schemathesis.Config.from_dict(
+    {
+        "seed": SEED,
+        "generation": {"max-examples": EXAMPLES, "deterministic": True, "database": "none"},
+        "phases": {
+            # The coverage phase also sends each path the methods it lacks and expects 405 + Allow. Not
+            # TRACE or QUERY: API Gateway takes neither, and the local server's HTTP layer answers them 501
+            # before the app sees them. (OPTIONS is the gateway's CORS preflight, skipped by the check.)
+            "coverage": {"unexpected-methods": ["get", "put", "post", "delete", "patch", "options"]},
+        },
+        "checks": {
+            # Valid requests may still be refused by the ledger: ISUBANK answers its business refusals
+            # (credit is insufficient, reserve is already committed or expired) with 400, and unknown ids
+            # with 404. `valid_requests_are_never_called_invalid` below checks that none is a parse error.
+            "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "404"]},
+        },
+    }
+)
+schema = schemathesis.openapi.from_path(docs.DOCUMENT_PATH, config=CONFIG)
+
+
+def no_server_error_at_all(ctx, response, case):
+    """Stricter than `not_a_server_error`: not even the documented 503 may happen here."""
+    assert response.status_code < 500, f"{response.status_code} {response.text[:300]}"
+
+
+def integral_floats(body: Any) -> bool:
+    """`1.0` where an integer goes: JSON Schema counts it as an integer, the API does not."""
+    if not isinstance(body, dict):
+        return False
+    values = [body.get("price"), *(body.get("reserve_ids") if isinstance(body.get("reserve_ids"), list) else [])]
+    return any(isinstance(value, float) for value in values)
+
+
+def valid_requests_are_never_called_invalid(ctx, response, case):
+    """A request the document calls valid is never `paramater invalid`: the schema is the parser.
+
+    Two rules a schema cannot state: `price: 1.0` (an integral float) is valid JSON Schema `integer` but
+    the API refuses any float, as the descriptions say, so such a request must be exactly `paramater
+    invalid`; and a commit or cancel over many users' reserves may exceed one DynamoDB transaction (the
+    reserves here belong to at most three users, so that cannot happen).
+    """
+    if case.meta is None or not case.meta.generation.mode.is_positive or response.status_code == 401:
+        return None
+    invalid = response.status_code == 400 and json.loads(response.text) == {"error": "paramater invalid"}
+    if integral_floats(case.body):
+        assert invalid, f"an integral float was accepted: {response.status_code} {response.text[:200]}"
+    else:
+        assert not invalid, f"valid request refused as invalid: {case.body!r} {case.query!r}"
+    return None
+
+
+@dataclasses.dataclass
+class Bank:
+    services: Services
+    isubank_url: str
+    compat_url: str
+    resolved: list[int] = dataclasses.field(default_factory=list)
+    calls: Counter = dataclasses.field(default_factory=Counter)
+    statuses: Counter = dataclasses.field(default_factory=Counter)
+    kinds: Counter = dataclasses.field(default_factory=Counter)
+
+
+@pytest.fixture(scope="module")
+def bank(dynamodb_local, request):
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local.endpoint)
+        services = make_services(SystemClock(), contest_compat=False, sleep=time.sleep)
+        # The same tables, with the contest-compatibility switch on.
+        compat = Services(
+            dataclasses.replace(services.settings, contest_compat=True), clock=services.clock, retrier=services.retrier
+        )
+        services.apps.create("fuzz", app_id=APP_ID)
+        for bank_id, amount in BALANCES.items():
+            services.accounts.open(bank_id, bank_id)
+            if amount:
+                services.accounts.deposit(bank_id, amount, "入金")
+        servers = []
+        for app_services in (services, compat):
+            server = build_server(free_port(), build_app(app_services))
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            servers.append(server)
+        isubank, contest = (f"http://127.0.0.1:{server.server.server_port}" for server in servers)
+        state = Bank(services, isubank, contest)
+        yield state
+        for server in servers:
+            server.shutdown()
+            server.server.server_close()
+    # The counts, past pytest's capture: what this run covered (shown however quiet the run).
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(
+                f"\nschemathesis: {len(state.calls)} operations, up to {EXAMPLES} fuzzed examples each (plus the "
+                f"examples and coverage phases), {sum(state.calls.values())} cases: "
+                + ", ".join(f"{label} {count}" for label, count in sorted(state.calls.items()))
+            )
+            reporter.write_line("by phase: " + ", ".join(f"{key} {n}" for key, n in sorted(state.kinds.items())))
+            reporter.write_line("statuses: " + ", ".join(f"{key} {n}" for key, n in sorted(state.statuses.items())))
+
+
+def pick(value: Any, salt: str) -> int:
+    """A deterministic choice from the generated data itself."""
+    return zlib.crc32(f"{salt}:{value!r}".encode())
+
+
+def steer(case, bank: Bank) -> None:
+    """Point some valid requests at seeded users, the app id and live reserves, so that success paths and
+    the ledger's refusals are reached too, not only 401 and 404."""
+    header_is_the_test = case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER)
+    if case.headers and "Authorization" in case.headers and not header_is_the_test:
+        if pick(case.headers["Authorization"], "auth") % 5:  # else the generated (unknown) app id: 401
+            case.headers["Authorization"] = f"Bearer {APP_ID}"
+    if case.meta is None or not case.meta.generation.mode.is_positive:
+        return
+    body = case.body if isinstance(case.body, dict) else None
+    if body is not None and isinstance(body.get("bank_id"), str) and pick(body, "bank_id") % 3:
+        case.body = {**body, "bank_id": list(BALANCES)[pick(body, "which") % len(BALANCES)]}
+    if case.query and "bank_id" in case.query and pick(case.query, "bank_id") % 3:
+        case.query = {**case.query, "bank_id": list(BALANCES)[pick(case.query, "which") % len(BALANCES)]}
+    if body is not None and isinstance(body.get("reserve_ids"), list) and pick(body, "reserve_ids") % 2:
+        ids = [reserve(bank, n) for n in range(min(len(body["reserve_ids"]), 3))]
+        if bank.resolved and pick(body, "resolved") % 4 == 0:
+            ids[-1] = bank.resolved[pick(body, "which") % len(bank.resolved)]  # already committed or cancelled
+        case.body = {**body, "reserve_ids": ids}
+
+
+def reserve(bank: Bank, n: int) -> int:
+    # A debit on alice (rich), a credit on bob: commits and cancels over two users.
+    bank_id, price = ("alice", -1) if n % 2 == 0 else ("bob", 1)
+    return bank.services.holds.reserve(bank_id, price, "fuzz", "fuzz")
+
+
+@schema.parametrize()
+def test_api_conforms_to_openapi(case, bank):
+    compat = bool(case.operation.definition.raw.get("x-contest-compat"))
+    steer(case, bank)
+    response = case.call_and_validate(
+        base_url=bank.compat_url if compat else bank.isubank_url,
+        additional_checks=[no_server_error_at_all, valid_requests_are_never_called_invalid],
+    )
+    bank.calls[case.operation.label] += 1
+    bank.statuses[f"{case.operation.label} {response.status_code}"] += 1
+    if case.meta is not None:
+        bank.kinds[f"{case.meta.phase.name.value} {case.meta.generation.mode.value}"] += 1
+    if case.operation.path in ("/commit", "/cancel") and response.status_code == 200:
+        bank.resolved.extend(case.body["reserve_ids"])

@@ -1,0 +1,234 @@
+"""Each stage's IAM policy grants the API function exactly the DynamoDB calls its code makes.
+
+The actions are not listed by hand: a representative workload goes through every route of the app (built
+with the stage's contest switch) on moto while a botocore hook on the shared DynamoDB client records each
+call as the IAM actions it needs on the tables it touches. A transaction needs, per item, the action of
+that item (Put -> PutItem, Update -> UpdateItem, ...) on that item's table. The policy must grant those
+pairs and no others: the test fails when code starts making a call the policy lacks, and when the policy
+keeps granting one the code no longer makes.
+
+Creating tables (CreateTable, UpdateTimeToLive) is the operator's job (infra/ or the CLI), and so are
+opening accounts and registering apps outside the contest routes: that set-up runs before recording.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chalice import Chalice
+from chalice.local import RouteMatcher
+from chalice.test import Client
+
+from chalicelib.api import build_app
+from chalicelib.services import Services
+from chalicelib.settings import Settings
+from chalicelib.store.models import shared_connection
+from chalicelib.store.tables import AWS_STAGES, tables_template
+from chalicelib.store.transactions import Retrier
+from tests.conftest import make_services
+
+CHALICE_DIR = Path(__file__).resolve().parents[2] / ".chalice"
+CONFIG = json.loads((CHALICE_DIR / "config.json").read_text())
+APP_ID = "iam-test-app-id-0123456789"
+
+# The IAM action each item of a TransactWriteItems needs on its table.
+TRANSACT_WRITE_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+DOCUMENT_ROUTES = ("/openapi.json", "/docs")
+LOG_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def stage_settings(stage: str) -> Settings:
+    env = {**CONFIG.get("environment_variables", {}), **CONFIG["stages"][stage].get("environment_variables", {})}
+    return Settings.from_env(env)
+
+
+def policy(stage: str) -> dict[str, Any]:
+    return json.loads((CHALICE_DIR / CONFIG["stages"][stage]["iam_policy_file"]).read_text())
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+# --- what the code calls -----------------------------------------------------------------------------
+
+
+def _needs(operation: str, params: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(IAM action, table name) pairs one DynamoDB call needs."""
+    if operation == "TransactWriteItems":
+        for item in params["TransactItems"]:
+            ((kind, body),) = item.items()
+            yield TRANSACT_WRITE_ACTIONS[kind], body["TableName"]
+    elif operation == "TransactGetItems":
+        for item in params["TransactItems"]:
+            yield "dynamodb:GetItem", item["Get"]["TableName"]
+    elif operation in ("BatchGetItem", "BatchWriteItem"):
+        for table in params["RequestItems"]:
+            yield f"dynamodb:{operation}", table
+    else:
+        # GetItem, PutItem, UpdateItem, DeleteItem, Query, Scan, DescribeTable...; "*" for calls on no table.
+        yield f"dynamodb:{operation}", params.get("TableName", "*")
+
+
+class DynamoDBCalls:
+    """A botocore `provide-client-params` handler recording (action, base table name) pairs."""
+
+    def __init__(self, table_prefix: str) -> None:
+        self.table_prefix = table_prefix
+        self.grants: set[tuple[str, str]] = set()
+
+    def __call__(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        for action, table in _needs(model.name, params):
+            self.grants.add((action, table.removeprefix(self.table_prefix)))
+
+
+class Workload:
+    """Requests through Chalice's local gateway, remembering which of the app's routes they called."""
+
+    def __init__(self, client: Client, app: Chalice) -> None:
+        self.client = client
+        self.app = app
+        self.routes: set[tuple[str, str]] = set()
+
+    def call(self, method: str, path: str, body: Any = None, app_id: str | None = APP_ID) -> tuple[int, Any]:
+        with contextlib.suppress(ValueError):  # no such route
+            route = RouteMatcher(list(self.app.routes)).match_route(path).route
+            if method in self.app.routes[route]:
+                self.routes.add((route, method))
+        headers = {"Authorization": f"Bearer {app_id}"} if app_id else {}
+        payload = json.dumps(body) if body is not None else None
+        response = getattr(self.client.http, method.lower())(path, headers=headers, body=payload)
+        is_json = response.headers.get("Content-Type", "").startswith("application/json")
+        return response.status_code, json.loads(response.body) if is_json else response.body
+
+
+def run_workload(http: Workload, clock: Any, compat: bool) -> None:
+    """Every route, and every path through the ledger: fast and slow reserves, debits and credits,
+    commit, cancel, expiry (pruning expired holds), refusals; the contest routes where they exist."""
+    assert http.call("POST", "/check", {"bank_id": "alice", "price": 1000}) == (200, {})
+    assert http.call("POST", "/check", {"bank_id": "nobody", "price": 0})[0] == 404
+    # An unknown app id: refused, or registered on first use under the contest switch.
+    assert http.call("POST", "/check", {"bank_id": "alice", "price": 0}, app_id="a-new-app")[0] == (
+        200 if compat else 401
+    )
+
+    _, debit = http.call("POST", "/reserve", {"bank_id": "alice", "price": -400})  # fast path: hold
+    _, credit = http.call("POST", "/reserve", {"bank_id": "bob", "price": 300})  # fast path: condition check
+    assert http.call("POST", "/commit", {"reserve_ids": [debit["reserve_id"], credit["reserve_id"]]}) == (200, {})
+    _, held = http.call("POST", "/reserve", {"bank_id": "alice", "price": -100})
+    assert http.call("POST", "/cancel", {"reserve_ids": [held["reserve_id"]]}) == (200, {})
+    assert http.call("POST", "/commit", {"reserve_ids": [held["reserve_id"]]})[0] == 400  # already cancelled
+    assert http.call("POST", "/cancel", {"reserve_ids": [42]})[0] == 404
+
+    # Hold everything, let it expire: the next debit is refused by the blind condition, reads the
+    # account and prunes the expired hold in its write.
+    _, everything = http.call("POST", "/reserve", {"bank_id": "alice", "price": -9600})
+    clock.advance(minutes=5)
+    status, again = http.call("POST", "/reserve", {"bank_id": "alice", "price": -9600})
+    assert status == 200, again
+    assert http.call("POST", "/commit", {"reserve_ids": [everything["reserve_id"]]})[0] == 400  # expired
+    assert http.call("POST", "/reserve", {"bank_id": "alice", "price": -1})[0] == 400  # insufficient, read
+    assert http.call("POST", "/commit", {"reserve_ids": [again["reserve_id"]]}) == (200, {})
+
+    # The contest's operator routes: there under the switch, absent without it (Chalice's local gateway
+    # then answers 403 as API Gateway does before infra/template.json's gateway responses make it 404).
+    expected = {200} if compat else {403, 404}
+    assert http.call("POST", "/register", {"bank_id": "carol"})[0] in expected
+    assert http.call("POST", "/add_credit", {"bank_id": "carol", "price": 500})[0] in expected
+    assert http.call("GET", "/credit?bank_id=carol")[0] in expected
+    if compat:
+        assert http.call("POST", "/register", {"bank_id": "carol"})[0] == 400  # exists
+
+    assert http.call("GET", "/check")[0] == 405
+    # Routes that read no table: called once each, so that they count as exercised.
+    for path in DOCUMENT_ROUTES:
+        if path in http.app.routes:
+            assert http.call("GET", path)[0] == 200
+
+
+def exercised_grants(stage: str, clock: Any, tmp_path: Path) -> set[tuple[str, str]]:
+    settings = stage_settings(stage)
+    operator = make_services(clock, contest_compat=settings.contest_compat)  # creates the tables
+    operator.apps.create("IAM test", app_id=APP_ID)
+    operator.accounts.open("alice", "Alice")
+    operator.accounts.open("bob", "Bob")
+    operator.accounts.deposit("alice", 10_000, "入金")
+
+    # The function as a fresh Lambda process would run it: its own services, new connections.
+    services = Services(operator.settings, clock=clock, retrier=Retrier(sleep=lambda seconds: None))
+    calls = DynamoDBCalls(services.settings.table_prefix)
+    shared_connection(services.settings.region).client.meta.events.register("provide-client-params.dynamodb", calls)
+    app = build_app(services)
+    with Client(app, project_dir=str(tmp_path)) as client:
+        http = Workload(client, app)
+        run_workload(http, clock, settings.contest_compat)
+
+    every_route = {(path, method) for path, entries in app.routes.items() for method in entries}
+    assert every_route <= http.routes, f"extend run_workload to call {sorted(every_route - http.routes)}"
+    return calls.grants
+
+
+# --- what the policies grant -------------------------------------------------------------------------
+
+
+def dynamodb_grants(stage: str) -> set[tuple[str, str]]:
+    """(action, base table name) pairs the stage's policy allows; fails on any wildcard."""
+    table_arn = re.compile(rf"arn:aws:dynamodb:\*:\*:table/bank-{stage}-([a-z_]+)")
+    grants = set()
+    for statement in policy(stage)["Statement"]:
+        actions = _as_list(statement["Action"])
+        if set(actions) <= LOG_ACTIONS:
+            continue
+        assert statement["Effect"] == "Allow" and set(statement) <= {"Sid", "Effect", "Action", "Resource"}
+        for action in actions:
+            assert re.fullmatch(r"dynamodb:[A-Za-z]+", action), action
+            for resource in _as_list(statement["Resource"]):
+                match = table_arn.fullmatch(resource)
+                assert match, f"{resource} is not one table of stage {stage}"
+                grants.add((action, match.group(1)))
+    return grants
+
+
+@pytest.mark.parametrize("stage", AWS_STAGES)
+def test_policy_grants_exactly_what_the_code_calls(stage, moto_db, clock, tmp_path):
+    needed = exercised_grants(stage, clock, tmp_path)
+    granted = dynamodb_grants(stage)
+    assert not needed - granted, f"policy-{stage}.json lacks {sorted(needed - granted)}"
+    assert not granted - needed, f"policy-{stage}.json grants what no code calls: {sorted(granted - needed)}"
+
+
+@pytest.mark.parametrize("stage", AWS_STAGES)
+def test_logs_go_to_the_functions_own_log_group_only(stage):
+    # `chalice deploy` names the API function <app>-<stage>; infra/template.json names it the same. In IAM
+    # a log group's ARN ends in ":*" (which also covers its streams).
+    log_group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{CONFIG['app_name']}-{stage}:*"
+    (statement,) = [s for s in policy(stage)["Statement"] if set(_as_list(s["Action"])) <= LOG_ACTIONS]
+    assert statement["Effect"] == "Allow" and set(statement) <= {"Sid", "Effect", "Action", "Resource"}
+    assert set(_as_list(statement["Action"])) == LOG_ACTIONS
+    assert _as_list(statement["Resource"]) == [log_group]
+
+
+@pytest.mark.parametrize("stage", AWS_STAGES)
+def test_stage_names_its_own_tables_and_policy(stage):
+    settings = stage_settings(stage)
+    assert settings.stage == stage
+    assert settings.table_prefix == f"bank-{stage}-"
+    assert CONFIG["stages"][stage]["iam_policy_file"] == f"policy-{stage}.json"
+    resources = tables_template()["Resources"].values()
+    tables = {r["Properties"]["TableName"]["Fn::Sub"] for r in resources if r["Type"] == "AWS::DynamoDB::Table"}
+    assert {f"bank-${{BankStage}}-{table}" for _, table in dynamodb_grants(stage)} <= tables
+
+
+def test_prod_has_the_contest_switch_off():
+    assert not stage_settings("prod").contest_compat

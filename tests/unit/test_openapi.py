@@ -1,0 +1,284 @@
+"""The OpenAPI document: valid OpenAPI 3.1, one operation per route of the app, served as JSON and HTML."""
+
+from __future__ import annotations
+
+import json
+import re
+from html import escape
+
+import jsonschema_rs
+import pytest
+import schemathesis
+from chalice.test import Client
+
+from chalicelib.api import build_app, docs
+from tests.conftest import make_services
+
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+ISUBANK = {("/check", "POST"), ("/reserve", "POST"), ("/commit", "POST"), ("/cancel", "POST")}
+COMPAT = {("/register", "POST"), ("/add_credit", "POST"), ("/credit", "GET")}
+
+
+@pytest.fixture(scope="module")
+def doc():
+    with open(docs.DOCUMENT_PATH, encoding="utf-8") as file:
+        return json.load(file)
+
+
+def operations(doc):
+    return {
+        (path, method.upper()): operation
+        for path, item in doc["paths"].items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    }
+
+
+def walk(node, where=""):
+    """Every (location, dict) in the document."""
+    if isinstance(node, dict):
+        yield where, node
+        for key, value in node.items():
+            yield from walk(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from walk(value, f"{where}/{index}")
+
+
+def resolve(doc, ref):
+    assert ref.startswith("#/"), ref
+    target = doc
+    for part in ref[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        assert isinstance(target, dict) and part in target, f"unresolvable $ref {ref}"
+        target = target[part]
+    return target
+
+
+def schema_objects(doc):
+    """Every JSON Schema in the document: components.schemas and each `schema` member."""
+    yield from (("#/components/schemas/" + name, schema) for name, schema in doc["components"]["schemas"].items())
+    for where, node in walk(doc["paths"]):
+        if isinstance(node.get("schema"), dict):
+            yield where + "/schema", node["schema"]
+    for where, node in walk(doc["components"], "#/components"):
+        if isinstance(node.get("schema"), dict):
+            yield where + "/schema", node["schema"]
+
+
+# --- (a) a valid OpenAPI 3.1 document --------------------------------------------------------------
+
+
+def test_document_is_valid_openapi_3_1(doc):
+    # openapi_spec_validator is not installed; schemathesis validates against the OpenAPI 3.1 meta-schema
+    # (OAI's schemas/v3.1/schema.yaml), with jsonschema_rs.
+    assert doc["openapi"].startswith("3.1.")
+    schemathesis.openapi.from_dict(json.loads(json.dumps(doc))).validate()
+
+
+def test_every_schema_is_valid_json_schema(doc):
+    for where, schema in schema_objects(doc):
+        assert jsonschema_rs.meta.is_valid(schema), where
+
+
+def test_every_ref_resolves(doc):
+    refs = [(where, node["$ref"]) for where, node in walk(doc) if "$ref" in node]
+    assert refs
+    for where, ref in refs:
+        assert isinstance(resolve(doc, ref), dict), where
+
+
+def test_every_operation_documents_its_responses(doc):
+    for (path, method), operation in operations(doc).items():
+        responses = operation.get("responses")
+        assert responses and "200" in responses, (path, method)
+        for status, response in responses.items():
+            response = resolve(doc, response["$ref"]) if "$ref" in response else response
+            assert response["description"], (path, method, status)
+            content = response["content"]
+            if status != "200":
+                # Every error is {"error": "<one of the listed messages>"}, through the shared schema.
+                schema = content["application/json"]["schema"]
+                assert {"$ref": "#/components/schemas/Error"} in schema["allOf"], (path, method, status)
+                assert schema["allOf"][1]["properties"]["error"]["enum"], (path, method, status)
+
+
+def test_error_schema_is_declared_once(doc):
+    error = doc["components"]["schemas"]["Error"]
+    assert error["required"] == ["error"] and error["additionalProperties"] is False
+    inline = [where for where, node in walk(doc["paths"]) if node.get("required") == ["error"]]
+    assert inline == []
+
+
+def test_security(doc):
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["appId"] == {**schemes["appId"], "type": "http", "scheme": "bearer"}
+    assert "app_id" in schemes["appId"]["description"]
+    assert schemes["accessToken"]["scheme"] == "bearer" and schemes["basicAuth"]["scheme"] == "basic"
+    assert schemes["apiKey"] == {**schemes["apiKey"], "type": "apiKey", "in": "header", "name": "x-api-key"}
+    assert "security" not in doc  # each operation says its own
+    for key, operation in operations(doc).items():
+        expected = [{"appId": []}] if key in ISUBANK else []
+        assert operation["security"] == expected, key
+        assert bool(operation.get("x-contest-compat")) == (key in COMPAT), key
+
+
+def test_request_bounds_are_the_code_s(doc):
+    from chalicelib.api import isubank
+    from chalicelib.ledger.changes import MAX_AMOUNT
+
+    schemas = doc["components"]["schemas"]
+    assert schemas["BankId"] == {**schemas["BankId"], "minLength": 1, "maxLength": isubank.MAX_BANK_ID_LENGTH}
+    assert schemas["ReserveId"] == {**schemas["ReserveId"], "minimum": 1, "maximum": isubank.MAX_RESERVE_ID}
+    price = schemas["CheckRequest"]["properties"]["price"]
+    assert (price["type"], price["minimum"], price["maximum"]) == ("integer", 0, MAX_AMOUNT)
+    price = schemas["ReserveRequest"]["properties"]["price"]
+    assert (price["minimum"], price["maximum"], price["not"]) == (-MAX_AMOUNT, MAX_AMOUNT, {"const": 0})
+    price = schemas["AddCreditRequest"]["properties"]["price"]
+    assert (price["minimum"], price["maximum"]) == (1, MAX_AMOUNT)
+    for name, most in (("CommitRequest", 49), ("CancelRequest", 99)):
+        ids = schemas[name]["properties"]["reserve_ids"]
+        assert (ids["minItems"], ids["maxItems"], ids["uniqueItems"]) == (1, most, True)
+
+
+def test_documented_messages_are_the_api_s(doc):
+    from chalicelib.api import fallback, isubank
+
+    code = {message for _, message in isubank.ERRORS.values()}
+    code |= set(fallback._FRAMEWORK_MESSAGES.values())
+    documented = {
+        message for where, node in walk(doc) if where.endswith("/properties/error") for message in node.get("enum", [])
+    }
+    assert documented == code
+
+
+# --- (b) the document and the app have the same routes -----------------------------------------------
+
+
+def app_routes(app):
+    return {(path, method.upper()) for path, methods in app.routes.items() for method in methods}
+
+
+def test_every_route_is_documented_and_every_operation_routed(moto_db, clock, doc):
+    app = build_app(make_services(clock, contest_compat=True))
+    routes, documented = app_routes(app), set(operations(doc))
+    assert routes - documented == set(), "routes missing from openapi.json"
+    assert documented - routes == set(), "operations in openapi.json that the app does not have"
+
+
+def test_without_contest_compat_only_its_operations_are_missing(moto_db, clock, doc):
+    app = build_app(make_services(clock, contest_compat=False))
+    assert set(operations(doc)) - app_routes(app) == COMPAT
+
+
+# --- (c) served ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def client(moto_db, clock, tmp_path):
+    with Client(build_app(make_services(clock, contest_compat=True)), project_dir=str(tmp_path)) as client:
+        yield client
+
+
+def test_openapi_json_is_served(client, doc):
+    response = client.http.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert json.loads(response.body) == doc
+
+
+def test_docs_page_shows_every_operation(client, doc):
+    response = client.http.get("/docs")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    page = response.body.decode("utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    for path, method in operations(doc):
+        assert f"<code>{method} {escape(path)}</code>" in page, (path, method)  # in the contents
+        assert f'id="{docs._anchor(method.lower(), path)}"' in page, (path, method)  # its section
+    for message in ("paramater invalid", "credit is insufficient", "reserve_id not found", "app_id not found"):
+        assert message in page
+    for snippet in ("≥ 0", "≤ 1000000000000", "max items 49", "x-contest-compat", "x-api-key", "Retry-After"):
+        assert escape(snippet) in page or snippet in page, snippet
+    # Nothing fetched from anywhere: no script, no stylesheet link, no external URL in an attribute.
+    assert "<script" not in page and "<link" not in page and "src=" not in page
+    assert set(re.findall(r'href="([^"#][^"]*)"', page)) == {"/openapi.json"}
+
+
+def test_docs_page_escapes_the_document():
+    renderer = docs._Renderer(
+        {
+            "openapi": "3.1.0",
+            "info": {"title": "<b>x</b>", "version": "1", "description": "a <script>alert(1)</script> `<i>`"},
+            "paths": {"/p": {"get": {"summary": "<img src=x>", "responses": {"200": {"description": "&"}}}}},
+        }
+    )
+    page = renderer.page()
+    assert "<script>" not in page and "<img" not in page and "<b>x</b>" not in page and "<i>" not in page
+    assert "&lt;script&gt;" in page and "<code>&lt;i&gt;</code>" in page
+
+
+def test_wrong_method_on_docs_routes_is_json_405(client):
+    for path in ("/openapi.json", "/docs"):
+        response = client.http.post(path, body="{}")
+        assert (response.status_code, json.loads(response.body)) == (405, {"error": "method not allowed"})
+
+
+# --- (d) the request schemas are the parsers ----------------------------------------------------------
+
+APP_ID = "openapi-test-app-id"
+BANK_IDS = ["", "a", "x" * 128, "x" * 129, "é" * 128, "😀" * 128, "😀" * 129, "a\x00b", "\ud800", "a\udfff"]
+BANK_IDS += [1, None, True, ["a"], {"id": "a"}]
+PRICES = [-(10**12) - 1, -(10**12), -1, 0, 1, 10**12, 10**12 + 1, 1.0, -1.0, 1.5, True, "1", None, [1]]
+RESERVE_IDS = [[], [1], [0], [-1], [2**63 - 1], [2**63], [1, 1], [1, 2], [1.0], [True], ["1"], [None], "1", 1, None]
+RESERVE_IDS += [list(range(1, 50)), list(range(1, 51)), list(range(1, 100)), list(range(1, 101))]
+CASES = [
+    *(("/check", {"bank_id": bank_id, "price": 0}) for bank_id in BANK_IDS),
+    *(("/check", {"bank_id": "alice", "price": price}) for price in PRICES),
+    *(("/reserve", {"bank_id": bank_id, "price": 1}) for bank_id in BANK_IDS),
+    *(("/reserve", {"bank_id": "alice", "price": price}) for price in PRICES),
+    ("/reserve", {"price": 1}),
+    ("/reserve", {"bank_id": "alice"}),
+    *(("/commit", {"reserve_ids": ids}) for ids in RESERVE_IDS),
+    *(("/cancel", {"reserve_ids": ids}) for ids in RESERVE_IDS),
+    ("/cancel", {}),
+    *(("/register", {"bank_id": bank_id}) for bank_id in BANK_IDS),
+    *(("/add_credit", {"bank_id": "alice", "price": price}) for price in PRICES),
+    *(("/add_credit", {"bank_id": bank_id, "price": 1}) for bank_id in BANK_IDS),
+]
+
+
+def is_unicode_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def documented_valid(doc, path, body) -> bool:
+    """What the document calls a valid body, with the two rules JSON Schema cannot state (see the fuzz test):
+    no float where an integer goes (JSON Schema counts 1.0 as an integer), no lone surrogate in a string."""
+    values = [*body.values(), *(body.get("reserve_ids") if isinstance(body.get("reserve_ids"), list) else [])]
+    if any(isinstance(value, float) for value in values):
+        return False
+    if any(isinstance(value, str) and not is_unicode_text(value) for value in values):
+        return False
+    ref = doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    return jsonschema_rs.validator_for({"$ref": ref, "components": doc["components"]}).is_valid(body)
+
+
+def test_paramater_invalid_exactly_when_the_document_says_invalid(client, doc):
+    headers = {"Authorization": f"Bearer {APP_ID}"}
+    wrong = []
+    for path, body in CASES:
+        response = client.http.post(path, headers=headers, body=json.dumps(body))
+        refused = (response.status_code, json.loads(response.body)) == (400, {"error": "paramater invalid"})
+        if refused == documented_valid(doc, path, body):
+            wrong.append((path, body, response.status_code, response.body))
+    assert wrong == []
+
+
+def test_an_authorization_that_is_not_text_is_401(client):
+    response = client.http.post("/check", headers={"Authorization": "Bearer \udc80"}, body="{}")
+    assert (response.status_code, json.loads(response.body)) == (401, {"error": "app_id not found"})

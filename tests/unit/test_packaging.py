@@ -1,0 +1,127 @@
+"""`make package` builds a prod stack that passes cfn-lint: the app, the tables, the JSON gateway responses,
+and the API function's role carrying exactly .chalice/policy-prod.json.
+
+`chalice package` downloads the Lambda wheels from PyPI the first time (then it reuses the package it
+cached in .chalice/deployments/), hence the `packaging` marker: `-m "not packaging"` skips it offline.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from chalicelib.store.tables import tables_template
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
+PROD = CONFIG["stages"]["prod"]
+MIB = 1024 * 1024
+
+pytestmark = pytest.mark.packaging
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("package") / "prod"
+    # As `make package` does (the region only picks the partition; conftest sets ap-northeast-1).
+    command = [
+        str(BIN / "chalice"),
+        "package",
+        "--stage",
+        "prod",
+        "--merge-template",
+        str(ROOT / "infra" / "template.json"),
+        str(out),
+    ]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def template(packaged) -> dict:
+    return json.loads((packaged / "sam.json").read_text())
+
+
+def test_cfn_lint_passes(packaged):
+    # No rule is ignored: any finding, error, warning or informational, fails.
+    result = subprocess.run(
+        [str(BIN / "cfn-lint"), str(packaged / "sam.json")], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_tables_are_in_the_stack(template):
+    resources = template["Resources"]
+    for logical_id, table in tables_template()["Resources"].items():
+        assert resources[logical_id] == table
+        props = resources[logical_id]["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert props["SSESpecification"] == {"SSEEnabled": True}
+        assert props["DeletionProtectionEnabled"] is True
+        assert resources[logical_id]["DeletionPolicy"] == resources[logical_id]["UpdateReplacePolicy"] == "Retain"
+    assert resources["HoldsTable"]["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "purge_at",
+        "Enabled": True,
+    }
+    assert template["Parameters"]["BankStage"]["Default"] == "prod"
+
+
+def test_api_gateway_answers_json_for_paths_without_a_route(template):
+    api = template["Resources"]["RestAPI"]
+    # SAM turns GatewayResponses into the definition's x-amazon-apigateway-gateway-responses: inline only.
+    assert api["Type"] == "AWS::Serverless::Api" and "DefinitionBody" in api["Properties"]
+    responses = api["Properties"]["GatewayResponses"]
+    assert responses["MISSING_AUTHENTICATION_TOKEN"] == {
+        "StatusCode": "404",
+        "ResponseTemplates": {"application/json": '{"error": "not found"}'},
+    }
+    assert responses["DEFAULT_5XX"] == {"ResponseTemplates": {"application/json": '{"error": "internal server error"}'}}
+
+
+def test_the_api_function(template):
+    functions = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    assert list(functions) == ["APIHandler"]
+    props = functions["APIHandler"]["Properties"]
+    # Chalice deploys on the Python it runs on.
+    assert props["Runtime"] == f"python{sys.version_info.major}.{sys.version_info.minor}"
+    assert props["Handler"] == "app.app"
+    assert props["MemorySize"] == PROD["lambda_memory_size"] >= 512
+    # Below API Gateway's 29 s integration timeout: the function answers (or stops) before the gateway gives up.
+    assert props["Timeout"] == PROD["lambda_timeout"] < 29
+    assert props["FunctionName"] == {"Fn::Sub": "bank-${BankStage}"}
+    assert props["Environment"]["Variables"] == {
+        "BANK_STAGE": {"Ref": "BankStage"},
+        "BANK_TABLE_PREFIX": {"Fn::Sub": "bank-${BankStage}-"},
+        "BANK_CONTEST_COMPAT": "0",
+    }
+
+
+def test_the_api_functions_role_carries_the_prod_policy(template):
+    roles = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+    # With autogen_policy false, Chalice makes one role per function, named after it (no DefaultRole).
+    assert list(roles) == ["ApiHandlerRole"]
+    assert template["Resources"]["APIHandler"]["Properties"]["Role"] == {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}
+    policy = json.loads((ROOT / ".chalice" / PROD["iam_policy_file"]).read_text())
+    assert roles["ApiHandlerRole"]["Properties"]["Policies"] == [
+        {"PolicyName": "ApiHandlerRolePolicy", "PolicyDocument": policy}
+    ]
+    assert roles["ApiHandlerRole"]["Properties"].keys() == {"AssumeRolePolicyDocument", "Policies"}
+
+
+def test_the_deployment_package(packaged):
+    path = packaged / "deployment.zip"
+    with zipfile.ZipFile(path) as package:
+        names = package.namelist()
+        unzipped = sum(info.file_size for info in package.infolist())
+    assert "app.py" in names and "chalicelib/store/tables.py" in names
+    assert not [name for name in names if name.startswith(("tests/", "local/", "benchmarks/", ".chalice/"))]
+    # `chalice deploy` uploads the zip directly (50 MB at most); Lambda takes 250 MB unzipped.
+    assert path.stat().st_size < 50 * MIB and unzipped < 250 * MIB
