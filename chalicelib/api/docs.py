@@ -16,10 +16,10 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib.api.http import ANY_CONTENT_TYPE
+
 DOCUMENT_PATH = Path(__file__).with_name("openapi.json")
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-# GET routes without a body: whatever Content-Type a client sends, answer the page (Chalice would 415).
-ANY_CONTENT_TYPE = ["*/*"]
 
 
 @functools.cache

@@ -9,6 +9,8 @@ from chalice import Response
 from chalice.app import Request
 
 JSON_HEADERS = {"Content-Type": "application/json"}
+# Routes read their body as JSON (or take none) whatever Content-Type says; Chalice would answer 415.
+ANY_CONTENT_TYPE = ["*/*"]
 MAX_BODY_BYTES = 64 * 1024
 
 

@@ -12,7 +12,15 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.api.http import MalformedRequest, bearer_credential, is_text, json_object, json_response, strict_int
+from chalicelib.api.http import (
+    ANY_CONTENT_TYPE,
+    MalformedRequest,
+    bearer_credential,
+    is_text,
+    json_object,
+    json_response,
+    strict_int,
+)
 from chalicelib.auth.apps import AppIdentity, UnknownApp
 from chalicelib.ledger.errors import (
     AccountExists,
@@ -44,8 +52,6 @@ ERRORS: dict[type[Exception], tuple[int, str]] = {
     Busy: (503, "service is busy, please retry"),
 }
 AUTH_SCHEMES = ("bearer", "app_id")
-# The body is read as JSON whatever Content-Type says (as the contest's bank did; `curl -d` sends a form type).
-ANY_CONTENT_TYPE = ["*/*"]
 MAX_BANK_ID_LENGTH = 128
 MAX_RESERVE_ID = 2**63 - 1
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.api.http import json_object
-from chalicelib.api.isubank import ANY_CONTENT_TYPE, answer, parse_bank_id, parse_price
+from chalicelib.api.http import ANY_CONTENT_TYPE, json_object
+from chalicelib.api.isubank import answer, parse_bank_id, parse_price
 from chalicelib.services import Services
 
 
