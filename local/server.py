@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -39,9 +40,11 @@ class JsonNotFoundHandler(ChaliceRequestHandler):
     def _send_error_response(self, error) -> None:
         if isinstance(error, ForbiddenError):
             from chalicelib.api.fallback import not_found
+            from chalicelib.api.telemetry import REQUEST_ID_HEADER
 
             response = not_found()
-            self._send_http_response(response.status_code, dict(response.headers), response.body)
+            headers = {**response.headers, REQUEST_ID_HEADER: uuid.uuid4().hex}
+            self._send_http_response(response.status_code, headers, response.body)
             return
         super()._send_error_response(error)
 

@@ -86,6 +86,10 @@ def tables_template() -> dict:
     return {"Parameters": {"BankStage": stage}, "Resources": resources}
 
 
+# API Gateway's own answers carry its request id too, as the app's do (X-Request-Id).
+REQUEST_ID = {"Headers": {"X-Request-Id": "context.requestId"}}
+
+
 def _json_error(message: str) -> dict:
     return {"application/json": json.dumps({"error": message})}
 
@@ -122,9 +126,13 @@ def package_template() -> dict:
                 "GatewayResponses": {
                     "MISSING_AUTHENTICATION_TOKEN": {
                         "StatusCode": "404",
+                        "ResponseParameters": REQUEST_ID,
                         "ResponseTemplates": _json_error("not found"),
                     },
-                    "DEFAULT_5XX": {"ResponseTemplates": _json_error("internal server error")},
+                    "DEFAULT_5XX": {
+                        "ResponseParameters": REQUEST_ID,
+                        "ResponseTemplates": _json_error("internal server error"),
+                    },
                 }
             }
         },

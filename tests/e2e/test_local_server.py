@@ -51,9 +51,12 @@ def request(base, method, path, body=None, app_id=DEMO_APP_ID):
     req = urllib.request.Request(base + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=30) as response:
-            return response.status, response.headers["Content-Type"], json.loads(response.read())
+            answer = response
+            payload = response.read()
     except urllib.error.HTTPError as error:
-        return error.code, error.headers["Content-Type"], json.loads(error.read())
+        answer, payload = error, error.read()
+    assert len(answer.headers["X-Request-Id"]) == 32, "every response carries a request id"
+    return answer.status, answer.headers["Content-Type"], json.loads(payload)
 
 
 def test_demo_data_and_a_reserve_commit_cycle(server):

@@ -79,11 +79,16 @@ def test_api_gateway_answers_json_for_paths_without_a_route(template):
     # SAM turns GatewayResponses into the definition's x-amazon-apigateway-gateway-responses: inline only.
     assert api["Type"] == "AWS::Serverless::Api" and "DefinitionBody" in api["Properties"]
     responses = api["Properties"]["GatewayResponses"]
+    request_id = {"Headers": {"X-Request-Id": "context.requestId"}}
     assert responses["MISSING_AUTHENTICATION_TOKEN"] == {
         "StatusCode": "404",
+        "ResponseParameters": request_id,
         "ResponseTemplates": {"application/json": '{"error": "not found"}'},
     }
-    assert responses["DEFAULT_5XX"] == {"ResponseTemplates": {"application/json": '{"error": "internal server error"}'}}
+    assert responses["DEFAULT_5XX"] == {
+        "ResponseParameters": request_id,
+        "ResponseTemplates": {"application/json": '{"error": "internal server error"}'},
+    }
 
 
 def test_the_api_function(template):

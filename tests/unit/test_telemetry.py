@@ -40,9 +40,11 @@ def output(monkeypatch, capsys, caplog):
     logs = io.StringIO()
     monkeypatch.setattr(logger.registered_handler, "stream", logs)
 
-    def read() -> str:
+    def read(other_loggers: bool = True) -> str:
+        """What the process wrote; with other_loggers, also records of loggers that are not ours (as
+        pytest formats them)."""
         captured = capsys.readouterr()
-        return logs.getvalue() + captured.out + captured.err + caplog.text
+        return logs.getvalue() + captured.out + captured.err + (caplog.text if other_loggers else "")
 
     return read
 
@@ -109,3 +111,22 @@ def test_no_secret_reaches_the_logs(client, output, monkeypatch):
     assert {200, 400, 401, 404, 500} <= statuses  # the logs saw every kind of answer
     for secret in SECRETS:
         assert secret not in written
+
+
+def test_an_unexpected_error_is_logged_as_json_with_its_traceback(client, output, monkeypatch):
+    client, services = client
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("ledger exploded")
+
+    monkeypatch.setattr(services.accounts, "check", explode)
+    response = client.http.post(
+        "/check", headers={"Authorization": f"Bearer {APP_ID}"}, body=json.dumps({"bank_id": "alice", "price": 1})
+    )
+    assert response.status_code == 500
+    written = output(other_loggers=False)
+    errors = [line for line in lines(written) if line.get("level") == "ERROR"]
+    assert len(errors) == 1
+    assert errors[0]["exception_name"] == "RuntimeError" and "ledger exploded" in errors[0]["exception"]
+    assert errors[0]["request_id"] == response.headers["X-Request-Id"]
+    assert all(line.startswith("{") for line in written.splitlines() if line.strip())
