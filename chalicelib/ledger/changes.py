@@ -48,7 +48,7 @@ def read_accounts(account_ids: Iterable[str]) -> list[Account]:
 
 
 def expiry_bucket(expires_at_ms: int) -> str:
-    """The held-map key of a hold: its expiry, rounded up to the second."""
+    """The held-map key of a hold: its expiry second (holds expire on whole seconds)."""
     return str(-(-expires_at_ms // 1000))
 
 

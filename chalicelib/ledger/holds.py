@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.clock import Clock, epoch_ms
 from chalicelib.ids import IdGenerator
@@ -53,7 +53,10 @@ class Holds:
         if amount == 0:
             raise InvalidRequest()
         now = self.clock.now()
-        expires_at = now + HOLD_LIFETIME
+        # Rounded up to the whole second: a hold then stops counting (its expiry bucket) at the very
+        # instant it stops being committable, and lives at least five minutes.
+        expires_at_ms = -(-epoch_ms(now + HOLD_LIFETIME) // 1000) * 1000
+        expires_at = datetime.fromtimestamp(expires_at_ms / 1000, UTC)
 
         def new_hold() -> Hold:
             return Hold(
@@ -64,7 +67,7 @@ class Holds:
                 app_key=app_key,
                 description=description,
                 created_at=now,
-                expires_at_ms=epoch_ms(expires_at),
+                expires_at_ms=expires_at_ms,
                 purge_at=expires_at + HOLD_RETENTION,
             )
 
