@@ -17,7 +17,10 @@ class Balance:
     account_id: str
     balance: int  # committed
     available: int  # committed minus live debit holds
-    held: int
+
+    @property
+    def held(self) -> int:
+        return self.balance - self.available
 
 
 class Accounts:
@@ -63,7 +66,7 @@ class Accounts:
     def balance(self, account_id: str) -> Balance:
         account = self.retrier.run(lambda: read_account(account_id))
         available = live_available(account, epoch_ms(self.clock.now()))
-        return Balance(account_id, int(account.balance), available, int(account.balance) - available)
+        return Balance(account_id, int(account.balance), available)
 
     def deposit(self, account_id: str, amount: int, description: str) -> Balance:
         """Credit the account at once (an operator's deposit)."""
@@ -77,7 +80,6 @@ class Accounts:
             change = AccountChange(account_id, now, read=account)
             change.post(amount, description)
             write_transaction(change.add_to)
-            return Balance(account_id, int(account.balance) + amount, change.available, 0)
+            return Balance(account_id, int(account.balance) + amount, change.available)
 
-        result = self.retrier.run(attempt)
-        return Balance(result.account_id, result.balance, result.available, result.balance - result.available)
+        return self.retrier.run(attempt)
