@@ -1,39 +1,83 @@
-"""Logs and metrics for every layer: Powertools' JSON Logger and CloudWatch EMF Metrics.
+"""Logs and metrics for every layer: Powertools' JSON Logger and CloudWatch EMF metrics.
 
 Nothing here reads a request: callers add only what is safe to log (ids, routes, statuses, app keys),
 never headers or bodies, which carry app ids, tokens, passwords and card data.
+
+Metrics are per request. `request_metrics()` opens a scope for one request (a context variable, so the
+local server's threads never share one); `count()` anywhere below adds to the current scope; closing it
+publishes exactly that request's metrics as one EMF line, before the response leaves. On Lambda nothing
+then waits in a buffer for a container that may be frozen or recycled, and each blob carries its own
+timestamp. Counts made outside a request (the CLI, demo seeding) are not published.
 """
 
 from __future__ import annotations
 
-import threading
+import json
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 # Not "bank": Chalice's own logger is named after the app.
 SERVICE = "bank-api"
 NAMESPACE = "Bank"
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-# Powertools keeps one metric set per process; the local server serves requests on threads.
-_metrics_lock = threading.Lock()
+
+
+@dataclass
+class RequestMetrics:
+    counts: Counter[str] = field(default_factory=Counter)
+    status: int | None = None  # the response's, once known: a dimension of every metric
+
+    def emf(self) -> dict:
+        """One EMF document: every metric under `service`, and under `service` + `status` when the status
+        is known (so `Requests` and `Errors` split by status code)."""
+        provider = AmazonCloudWatchEMFProvider(namespace=NAMESPACE, service=SERVICE)
+        for name, value in self.counts.items():
+            provider.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        if self.status is not None:
+            provider.add_dimensions(service=SERVICE, status=str(self.status))
+        return provider.serialize_metric_set()
+
+
+_current: ContextVar[RequestMetrics | None] = ContextVar("request_metrics", default=None)
 
 
 def count(name: str, value: int = 1) -> None:
-    with _metrics_lock:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    """Add to a metric of the current request."""
+    metrics = _current.get()
+    if metrics is not None:
+        metrics.counts[name] += value
 
 
-def count_error(status: int) -> None:
-    """Errors by status code: a metric with a `status` dimension, emitted at once."""
-    with _metrics_lock, single_metric(name="Errors", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
-        metric.add_dimension("service", SERVICE)
-        metric.add_dimension("status", str(status))
+@contextmanager
+def request_metrics() -> Iterator[RequestMetrics]:
+    """The metrics of one request, published as one EMF line when the block ends, unless
+    POWERTOOLS_METRICS_DISABLED (or POWERTOOLS_DEV) turns metrics off."""
+    metrics = RequestMetrics()
+    token = _current.set(metrics)
+    try:
+        yield metrics
+    finally:
+        _current.reset(token)
+        if metrics.counts and not is_metrics_disabled():
+            write_line(json.dumps(metrics.emf(), separators=(",", ":")))
 
 
-def flush_metrics() -> None:
-    with _metrics_lock:
-        if metrics.metric_set:
-            metrics.flush_metrics()
+def write_line(line: str) -> None:
+    """Write one complete line to the log stream under the logger handler's lock, so that a JSON log
+    record and a metrics line never interleave, whatever the threads."""
+    handler = logger.registered_handler
+    handler.acquire()
+    try:
+        handler.stream.write(line + "\n")
+        handler.flush()
+    finally:
+        handler.release()

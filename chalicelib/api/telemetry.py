@@ -1,4 +1,4 @@
-"""Per request: a request id (echoed in `X-Request-Id`), one JSON log line and the request metrics."""
+"""Per request: a request id (echoed in `X-Request-Id`), one JSON log line and the request's metrics."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.observability import count, count_error, flush_metrics, logger
+from chalicelib.observability import count, logger, request_metrics
 
 REQUEST_ID_HEADER = "X-Request-Id"
 
@@ -25,16 +25,17 @@ def blueprint() -> Blueprint:
         request_id = context.get("requestId") or uuid.uuid4().hex
         logger.thread_safe_append_keys(request_id=request_id, route=context.get("resourcePath"), method=event.method)
         try:
-            response = get_response(event)
-            response.headers[REQUEST_ID_HEADER] = request_id
+            with request_metrics() as metrics:
+                response = get_response(event)
+                response.headers[REQUEST_ID_HEADER] = request_id
+                metrics.status = response.status_code
+                count("Requests")
+                if response.status_code >= 400:
+                    count("Errors")
             latency_ms = round((time.perf_counter() - started) * 1000, 1)
             logger.info("request", status=response.status_code, latency_ms=latency_ms)
-            count("Requests")
-            if response.status_code >= 400:
-                count_error(response.status_code)
             return response
         finally:
             logger.thread_safe_clear_keys()
-            flush_metrics()
 
     return bp

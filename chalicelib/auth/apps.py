@@ -2,14 +2,22 @@
 
 The app id is a bearer secret: only its SHA-256 is stored, and logs name an app by `app_key`, a short
 prefix of that hash. A SHA-256 (not a slow KDF) is right here: app ids are 256-bit random values, and the
-hash is the table key, looked up on every request.
+hash is the table key.
+
+Authenticated identities are cached in the process (`IdentityCache`): a warm Lambda serves thousands of
+requests for a handful of apps, and the cache saves each of them the app's GetItem. An entry lives
+`IDENTITY_LIFETIME` (60 s), so a deleted app stops working within a minute; a refusal is never cached,
+so a newly created app works at once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
+from datetime import timedelta
 
+from cachetools import TTLCache
 from pynamodb.exceptions import PutError
 
 from chalicelib.clock import Clock
@@ -19,6 +27,9 @@ from chalicelib.store.models import App
 from chalicelib.store.transactions import Retrier
 
 MAX_APP_ID_LENGTH = 256
+IDENTITY_LIFETIME = timedelta(seconds=60)
+# Far more apps than one function instance sees; bounds memory if many ids are tried.
+IDENTITY_CACHE_SIZE = 1024
 
 
 class UnknownApp(Exception):
@@ -39,11 +50,31 @@ def _identity(app: App) -> AppIdentity:
     return AppIdentity(app_key=app.key_hash[:16], name=app.name)
 
 
+class IdentityCache:
+    """A bounded LRU of authenticated identities by app-id hash, each kept for a lifetime on the
+    injected clock; shared by the local server's threads."""
+
+    def __init__(self, clock: Clock, lifetime: timedelta = IDENTITY_LIFETIME, size: int = IDENTITY_CACHE_SIZE) -> None:
+        self._entries: TTLCache[str, AppIdentity] = TTLCache(
+            maxsize=size, ttl=lifetime.total_seconds(), timer=lambda: clock.now().timestamp()
+        )
+        self._lock = threading.Lock()
+
+    def get(self, key_hash: str) -> AppIdentity | None:
+        with self._lock:
+            return self._entries.get(key_hash)
+
+    def put(self, key_hash: str, identity: AppIdentity) -> None:
+        with self._lock:
+            self._entries[key_hash] = identity
+
+
 class AppRegistry:
     def __init__(self, clock: Clock, ids: IdGenerator, retrier: Retrier) -> None:
         self.clock = clock
         self.ids = ids
         self.retrier = retrier
+        self.cache = IdentityCache(clock)
 
     def create(self, name: str, app_id: str | None = None) -> tuple[str, AppIdentity]:
         """Issue a new app id (or register a given one, for demo data); returns it once, in clear."""
@@ -56,6 +87,13 @@ class AppRegistry:
         if not app_id or len(app_id) > MAX_APP_ID_LENGTH:
             raise UnknownApp()
         key_hash = _hash(app_id)
+        identity = self.cache.get(key_hash)
+        if identity is None:
+            identity = self._look_up(key_hash, admit_unknown)
+            self.cache.put(key_hash, identity)
+        return identity
+
+    def _look_up(self, key_hash: str, admit_unknown: bool) -> AppIdentity:
         try:
             return _identity(self.retrier.run(lambda: App.get(key_hash)))
         except App.DoesNotExist:

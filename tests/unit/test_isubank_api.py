@@ -188,3 +188,19 @@ def test_compat_routes_absent_and_unknown_app_refused_when_off(client):
         401,
         {"error": "app_id not found"},
     )
+
+
+def test_warm_requests_make_one_dynamodb_call_per_step_the_ledger_needs(client):
+    from tests.support.calls import dynamodb_calls
+
+    call(client, "/check", {"bank_id": "alice", "price": 0})  # warms the app's identity
+    with dynamodb_calls() as calls:
+        call(client, "/check", {"bank_id": "alice", "price": 1})
+    assert calls == ["GetItem"]
+    with dynamodb_calls() as calls:
+        reserve_ids = [call(client, "/reserve", {"bank_id": "alice", "price": -1})[1]["reserve_id"] for _ in range(2)]
+    assert calls == ["TransactWriteItems"] * 2
+    for path, reserve_id in zip(("/commit", "/cancel"), reserve_ids, strict=True):
+        with dynamodb_calls() as calls:
+            assert call(client, path, {"reserve_ids": [reserve_id]}) == (200, {})
+        assert calls == ["BatchGetItem", "BatchGetItem", "TransactWriteItems"], path

@@ -68,7 +68,15 @@ def test_each_request_logs_one_json_line_and_returns_its_request_id(client, outp
     assert len(log["app_key"]) == 16
 
 
-def test_metrics_are_emitted_as_emf(client, output):
+def emf_blobs(written: str) -> list[dict]:
+    return [line for line in lines(written) if "_aws" in line]
+
+
+def metric_names(blob: dict) -> set[str]:
+    return {m["Name"] for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+
+
+def test_each_request_publishes_exactly_its_own_metrics_once(client, output):
     client, _ = client
     headers = {"Authorization": f"Bearer {APP_ID}"}
     reserve_id = json.loads(
@@ -76,12 +84,75 @@ def test_metrics_are_emitted_as_emf(client, output):
     )["reserve_id"]
     client.http.post("/commit", headers=headers, body=json.dumps({"reserve_ids": [reserve_id]}))
     client.http.post("/commit", headers=headers, body=json.dumps({"reserve_ids": [reserve_id]}))
-    blobs = [line for line in lines(output()) if "_aws" in line]
-    names = [m["Name"] for blob in blobs for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
-    assert names.count("Requests") == 3
-    assert {"Reserves", "Commits", "Errors"} <= set(names)
-    errors = [blob for blob in blobs if "Errors" in blob]
-    assert errors[0]["status"] == "400" and errors[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Bank"
+    reserved, committed, refused = emf_blobs(output())
+    # EMF values as Powertools writes them: a list of the request's one value.
+    assert (reserved["Requests"], reserved["Reserves"], reserved["status"]) == ([1], [1], "200")
+    assert (committed["Requests"], committed["Commits"], committed["status"]) == ([1], [1], "200")
+    assert (refused["Requests"], refused["Errors"], refused["status"]) == ([1], [1], "400")
+    assert "Errors" not in metric_names(committed) and "Commits" not in metric_names(refused)
+    for blob in (reserved, committed, refused):
+        (directive,) = blob["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "Bank" and directive["Dimensions"] == [["service"], ["service", "status"]]
+        assert blob["service"] == "bank-api"
+
+
+def test_no_metrics_are_written_when_they_are_disabled(client, output, monkeypatch):
+    client, _ = client
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    headers = {"Authorization": f"Bearer {APP_ID}"}
+    for _ in range(120):  # past Powertools' buffer of 100 values, which once printed regardless
+        client.http.post("/check", headers=headers, body=json.dumps({"bank_id": "alice", "price": 10**6}))
+    written = output()
+    assert emf_blobs(written) == []
+    assert len([line for line in lines(written) if line.get("message") == "request"]) == 120
+
+
+def test_concurrent_requests_never_share_metrics(moto_db, clock, output):
+    """Threads of the local server, each request's blob carrying its own status and nothing else's."""
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from local.dynamodb_local import free_port
+    from local.server import build_server
+
+    services = make_services(clock)
+    services.apps.create("Threads", app_id=APP_ID)
+    services.accounts.open("alice", "Alice")
+    services.accounts.deposit("alice", 1000, "入金")
+    server = build_server(free_port(), build_app(services))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server.server_port}"
+    # 200 (covered), 400 (insufficient), 404 (unknown user), 401 (unknown app): one per thread, many rounds.
+    kinds = [("alice", 1, APP_ID, 200), ("alice", 10**6, APP_ID, 400), ("zed", 1, APP_ID, 404), ("alice", 1, "x", 401)]
+    statuses: list[int] = []
+    barrier = threading.Barrier(len(kinds) * 4)
+
+    def client_thread(bank_id: str, price: int, app_id: str, expected: int) -> None:
+        barrier.wait()
+        for _ in range(10):
+            body = json.dumps({"bank_id": bank_id, "price": price}).encode()
+            req = urllib.request.Request(base + "/check", data=body, headers={"Authorization": f"Bearer {app_id}"})
+            try:
+                status = urllib.request.urlopen(req, timeout=30).status
+            except urllib.error.HTTPError as error:
+                status = error.code
+            assert status == expected
+            statuses.append(status)
+
+    threads = [threading.Thread(target=client_thread, args=kind) for kind in kinds * 4]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    server.shutdown()
+    server.server.server_close()
+    blobs = emf_blobs(output())
+    assert len(statuses) == 160 and len(blobs) == 160
+    assert sorted(int(blob["status"]) for blob in blobs) == sorted(statuses)
+    for blob in blobs:
+        assert blob["Requests"] == [1]
+        assert ("Errors" in blob) == (int(blob["status"]) >= 400) and blob.get("Errors", [1]) == [1]
 
 
 def test_no_secret_reaches_the_logs(client, output, monkeypatch):
