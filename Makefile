@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DDB_STAMP := local/node_modules/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test deps java lint infra package bench clean
+.PHONY: run test deps java lint infra openapi package bench clean
 
 run: deps
 	PORT=$(PORT) $(PY) -m local.server
@@ -37,6 +37,10 @@ java:
 infra: $(STAMP)
 	$(PY) -m chalicelib.store.tables tables > infra/tables.json
 	$(PY) -m chalicelib.store.tables package > infra/template.json
+
+# Regenerate the OpenAPI document from the operations' declarations (a test checks it is current).
+openapi: $(STAMP)
+	$(PY) -m chalicelib.api.openapi > chalicelib/api/openapi.json
 
 # The prod stack for CloudFormation: out/prod/sam.json (the app merged with infra/template.json) and
 # out/prod/deployment.zip. Offline but for PyPI; the region only picks the partition (aws, aws-cn...).

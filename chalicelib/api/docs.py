@@ -1,5 +1,6 @@
-"""The API's own description: GET /openapi.json (the OpenAPI 3.1 document beside this module) and GET /docs
-(the same document as an HTML page rendered here, with inline CSS only: no script, no CDN).
+"""The API's own description: GET /openapi.json (the OpenAPI 3.1 document beside this module, generated from
+the operations' declarations by `python -m chalicelib.api.openapi`) and GET /docs (the same document as an
+HTML page rendered here, with inline CSS only: no script, no CDN).
 
 The document is read on the first request that needs it, not at import (cold starts stay as they are),
 and kept for the life of the process.
@@ -16,10 +17,40 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.api.http import ANY_CONTENT_TYPE
+from chalicelib.api.contract import Operation
+from chalicelib.api.fallback import COMMON_FRAMEWORK_ERRORS
+from chalicelib.api.models.common import OpenApiDocument
 
 DOCUMENT_PATH = Path(__file__).with_name("openapi.json")
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+TAG = "Documentation"
+
+OPENAPI = Operation(
+    "GET",
+    "/openapi.json",
+    "openapi",
+    TAG,
+    summary="This OpenAPI 3.1 document",
+    description="The whole document, whatever the stage: operations marked `x-contest-compat` exist only where"
+    " `BANK_CONTEST_COMPAT` is on.",
+    ok="The OpenAPI 3.1 document.",
+    ok_body=OpenApiDocument,
+    errors=COMMON_FRAMEWORK_ERRORS,
+)
+DOCS = Operation(
+    "GET",
+    "/docs",
+    "docs",
+    TAG,
+    summary="This document as a readable HTML page",
+    description="Rendered on the server from `/openapi.json`: operations, parameters, request and response schemas,"
+    " examples. No script, no external resource.",
+    ok="The HTML page.",
+    ok_body=None,
+    ok_media="text/html",
+    errors=COMMON_FRAMEWORK_ERRORS,
+)
+OPERATIONS = (OPENAPI, DOCS)
 
 
 @functools.cache
@@ -40,11 +71,11 @@ def docs_html() -> str:
 def blueprint() -> Blueprint:
     bp = Blueprint(__name__)
 
-    @bp.route("/openapi.json", methods=["GET"], content_types=ANY_CONTENT_TYPE)
+    @OPENAPI.route(bp)
     def openapi() -> Response:
         return Response(body=document_json(), status_code=200, headers={"Content-Type": "application/json"})
 
-    @bp.route("/docs", methods=["GET"], content_types=ANY_CONTENT_TYPE)
+    @DOCS.route(bp)
     def docs() -> Response:
         return Response(body=docs_html(), status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
 

@@ -10,18 +10,34 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.api.isubank import error_response
+from chalicelib.api.contract import ApiError
+from chalicelib.api.http import error_response
 
-NOT_FOUND = (404, "not found")
-_FRAMEWORK_MESSAGES = {
-    405: "method not allowed",
-    415: "unsupported media type",
-    500: "internal server error",
+NOT_FOUND = ApiError(404, "not found")
+METHOD_NOT_ALLOWED = ApiError(
+    405,
+    "method not allowed",
+    component="MethodNotAllowed",
+    description="The path exists but not with this method; `Allow` lists the methods it has.",
+    headers=("Allow",),
+)
+UNSUPPORTED_MEDIA_TYPE = ApiError(415, "unsupported media type")
+INTERNAL_SERVER_ERROR = ApiError(
+    500,
+    "internal server error",
+    component="InternalServerError",
+    description="An unexpected error (logged with the request id).",
+)
+# What any operation may answer whatever it does.
+COMMON_FRAMEWORK_ERRORS = (METHOD_NOT_ALLOWED, INTERNAL_SERVER_ERROR)
+BAD_REQUEST = ApiError(400, "bad request")  # any other status Chalice makes up by itself
+FRAMEWORK_ERRORS = {
+    error.status: error for error in (METHOD_NOT_ALLOWED, UNSUPPORTED_MEDIA_TYPE, INTERNAL_SERVER_ERROR)
 }
 
 
 def not_found() -> Response:
-    return error_response(*NOT_FOUND)
+    return error_response(NOT_FOUND.status, NOT_FOUND.message)
 
 
 def _is_framework_error(response: Response) -> bool:
@@ -37,8 +53,7 @@ def blueprint() -> Blueprint:
         if not _is_framework_error(response):
             return response
         status = response.status_code
-        message = _FRAMEWORK_MESSAGES.get(status, "bad request")
-        answer = error_response(status, message)
+        answer = error_response(status, FRAMEWORK_ERRORS.get(status, BAD_REQUEST).message)
         if "Allow" in response.headers:
             answer.headers["Allow"] = response.headers["Allow"]
         return answer

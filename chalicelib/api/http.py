@@ -1,10 +1,10 @@
-"""HTTP plumbing shared by the APIs: JSON bodies in, JSON responses out, bearer credentials."""
+"""HTTP plumbing shared by the APIs: JSON responses, the `{"error": ...}` body, bearer credentials."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import msgspec
 from chalice import Response
 from chalice.app import Request
 
@@ -15,32 +15,22 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 class MalformedRequest(Exception):
-    """The body is not a JSON object we can read."""
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def json_object(request: Request) -> dict[str, Any]:
-    raw = request.raw_body or b""
-    if len(raw) > MAX_BODY_BYTES:
-        raise MalformedRequest()
-    try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise MalformedRequest() from None
-    if not isinstance(body, dict):
-        raise MalformedRequest()
-    return body
+    """The body or the query is not what the operation's model declares."""
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response; `body` is a model or plain JSON data."""
     return Response(
-        body=json.dumps(body, ensure_ascii=False),
+        body=msgspec.json.encode(body).decode("utf-8"),
         status_code=status,
         headers={**JSON_HEADERS, **(headers or {})},
     )
+
+
+def error_response(status: int, message: str) -> Response:
+    """`{"error": message}`: the error body of ISUBANK and of what the framework answers by itself."""
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return json_response(status, {"error": message}, headers)
 
 
 def bearer_credential(request: Request, schemes: tuple[str, ...]) -> str | None:
@@ -55,16 +45,9 @@ def bearer_credential(request: Request, schemes: tuple[str, ...]) -> str | None:
 
 
 def is_text(value: str) -> bool:
-    """Unicode text: no lone surrogate (JSON's `\\ud800` escapes can carry one; no store or hash takes it)."""
+    """Unicode text: no lone surrogate (no store or hash takes one)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return True
-
-
-def strict_int(value: Any) -> int | None:
-    """An integer from JSON, refusing booleans and floats (1.0 is not an amount of yen)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    return None

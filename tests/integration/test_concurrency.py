@@ -1,4 +1,4 @@
-"""Real threads against DynamoDB Local (moto is not safe for this: see shared/research/serverless.md §3)."""
+"""Real threads against DynamoDB Local (moto is not safe for this: its transactions are not atomic across threads)."""
 
 from __future__ import annotations
 
