@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from msgspec import Meta, Struct
 
@@ -39,9 +39,25 @@ ReserveId = Annotated[
 IssuedReserveId = Annotated[int, Meta(ge=1, le=MAX_ISSUED_RESERVE_ID, description="Below 2^53.")]
 
 
-def _distinct(reserve_ids: list[int]) -> None:
-    if len(set(reserve_ids)) != len(reserve_ids):
-        raise ValueError("reserve_ids has a duplicate")
+def _reserve_ids(most: int) -> Any:
+    """A list of 1 to `most` distinct reserve ids (distinct: `_DistinctReserveIds` checks it)."""
+    return Annotated[
+        list[ReserveId],
+        Meta(
+            min_length=1,
+            max_length=most,
+            extra_json_schema={"uniqueItems": True},
+            description=f"1 to {most} distinct reserve ids.",
+        ),
+    ]
+
+
+class _DistinctReserveIds(Struct):
+    reserve_ids: list[int]
+
+    def __post_init__(self) -> None:
+        if len(set(self.reserve_ids)) != len(self.reserve_ids):
+            raise ValueError("reserve_ids has a duplicate")
 
 
 class CheckRequest(Struct):
@@ -74,34 +90,12 @@ class ReserveRequest(Struct):
             raise ValueError("price is zero")
 
 
-class CommitRequest(Struct):
-    reserve_ids: Annotated[
-        list[ReserveId],
-        Meta(
-            min_length=1,
-            max_length=MAX_COMMIT_RESERVES,
-            extra_json_schema={"uniqueItems": True},
-            description=f"1 to {MAX_COMMIT_RESERVES} distinct reserve ids.",
-        ),
-    ]
-
-    def __post_init__(self) -> None:
-        _distinct(self.reserve_ids)
+class CommitRequest(_DistinctReserveIds):
+    reserve_ids: _reserve_ids(MAX_COMMIT_RESERVES)  # type: ignore[valid-type]
 
 
-class CancelRequest(Struct):
-    reserve_ids: Annotated[
-        list[ReserveId],
-        Meta(
-            min_length=1,
-            max_length=MAX_CANCEL_RESERVES,
-            extra_json_schema={"uniqueItems": True},
-            description=f"1 to {MAX_CANCEL_RESERVES} distinct reserve ids.",
-        ),
-    ]
-
-    def __post_init__(self) -> None:
-        _distinct(self.reserve_ids)
+class CancelRequest(_DistinctReserveIds):
+    reserve_ids: _reserve_ids(MAX_CANCEL_RESERVES)  # type: ignore[valid-type]
 
 
 class ReserveResponse(Struct, forbid_unknown_fields=True):
