@@ -1,52 +1,27 @@
 """`make run`: DynamoDB Local with data on disk, tables and demo data, and the app on a local server.
 
-The server is Chalice's own local gateway (the same routing as `chalice local`) on a listen backlog of
-128 instead of the standard library's 5, so that bursts of concurrent clients are not reset.
+The server is Chalice's own local gateway (the same routing as `chalice local`) on the classes of
+`local/http_server.py`. Every line it writes is one record (`local/output.py`): a JSON log line or an
+access-log line.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
 from chalice import Chalice
 from chalice.cli.factory import CLIFactory
-from chalice.local import (
-    ChaliceRequestHandler,
-    CustomLocalChalice,
-    ForbiddenError,
-    LocalChalice,
-    LocalDevServer,
-    ThreadedHTTPServer,
-)
+from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer
 
 from chalicelib.cli import PROJECT_DIR, load_stage_environment
+from local import output
 from local.dynamodb_local import DynamoDBLocal, is_serving
 
 STAGE = "local"
 DATA_DIR = PROJECT_DIR / ".local" / "dynamodb"
-
-
-class BacklogServer(ThreadedHTTPServer):
-    request_queue_size = 128
-
-
-class JsonNotFoundHandler(ChaliceRequestHandler):
-    """API Gateway answers an unknown route 403 "Missing Authentication Token"; we answer JSON 404."""
-
-    def _send_error_response(self, error) -> None:
-        if isinstance(error, ForbiddenError):
-            from chalicelib.api.fallback import not_found
-            from chalicelib.api.telemetry import REQUEST_ID_HEADER
-
-            response = not_found()
-            headers = {**response.headers, REQUEST_ID_HEADER: uuid.uuid4().hex}
-            self._send_http_response(response.status_code, headers, response.body)
-            return
-        super()._send_error_response(error)
 
 
 def ensure_database() -> DynamoDBLocal | None:
@@ -60,21 +35,25 @@ def ensure_database() -> DynamoDBLocal | None:
 
 def build_server(port: int, app: Chalice | None = None) -> LocalDevServer:
     """The app (by default app.py's, for the local stage) on our server and handler classes."""
+    from local.http_server import LocalHTTPServer, LocalRequestHandler
+
     config = CLIFactory(str(PROJECT_DIR)).create_config_obj(chalice_stage_name=STAGE)
     app = app or config.chalice_app
     # As chalice.local.create_local_server does: a thread-local current_request per request thread.
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
     app.__class__ = CustomLocalChalice
-    return LocalDevServer(app, config, "127.0.0.1", port, handler_cls=JsonNotFoundHandler, server_cls=BacklogServer)
+    return LocalDevServer(app, config, "127.0.0.1", port, handler_cls=LocalRequestHandler, server_cls=LocalHTTPServer)
 
 
 def serve(port: int) -> None:
     load_stage_environment(STAGE)
     database = ensure_database()
     try:
+        from chalicelib.observability import logger
         from chalicelib.services import Services
         from local.demo import DEMO_APP_ID, DEMO_USERS, seed
 
+        output.log_libraries_as_json(logger)
         seed(Services.from_env())
         server = build_server(port)
         users = ", ".join(f"{bank_id} ({amount} yen)" for bank_id, amount in DEMO_USERS.items())
@@ -91,7 +70,7 @@ Bank local server (stage {STAGE})
 """,
             flush=True,
         )
-        server.serve_forever()
+        server.server.serve_forever()  # not LocalDevServer's, which prints a line of its own
     except KeyboardInterrupt:
         pass
     finally:
@@ -100,6 +79,7 @@ Bank local server (stage {STAGE})
 
 
 def main() -> None:
+    output.install()  # first: the app's logger keeps the sys.stdout it finds when it is made
     sys.path.insert(0, str(Path(PROJECT_DIR)))
     serve(int(os.environ.get("PORT", "8000")))
 
