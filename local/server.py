@@ -2,12 +2,19 @@
 
 The server is Chalice's own local gateway (the same routing as `chalice local`) on the classes of
 `local/http_server.py`. Every line it writes is one record (`local/output.py`): a JSON log line or an
-access-log line.
+access-log line, after the startup text.
+
+It starts DynamoDB Local on the stage's endpoint (AWS_ENDPOINT_URL_DYNAMODB, 127.0.0.1:8001) unless
+something already serves it, which it then uses and says so. Ctrl-C, SIGTERM and SIGHUP stop it, and
+the DynamoDB Local it started, with exit status 0. BANK_LOCAL_DATA_DIR moves DynamoDB Local's data
+(default .local/dynamodb), so that tests leave the developer's data alone.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import signal
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
@@ -18,19 +25,30 @@ from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer
 
 from chalicelib.cli import PROJECT_DIR, load_stage_environment
 from local import output
-from local.dynamodb_local import DynamoDBLocal, is_serving
+from local.dynamodb_local import DynamoDBLocal, is_serving, listening_pid
 
 STAGE = "local"
-DATA_DIR = PROJECT_DIR / ".local" / "dynamodb"
+
+
+def data_dir() -> Path:
+    """Where DynamoDB Local keeps its data: BANK_LOCAL_DATA_DIR, or .local/dynamodb in the project."""
+    return Path(os.environ.get("BANK_LOCAL_DATA_DIR", PROJECT_DIR / ".local" / "dynamodb"))
 
 
 def ensure_database() -> DynamoDBLocal | None:
-    """Use the stage's DynamoDB endpoint if something serves it; otherwise start DynamoDB Local there."""
+    """Use the stage's DynamoDB endpoint if something serves it, and say so; otherwise start DynamoDB
+    Local there."""
     endpoint = os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
-    if is_serving(endpoint):
-        return None
-    port = urlparse(endpoint).port
-    return DynamoDBLocal(port=port, data_dir=str(DATA_DIR)).start()
+    url = urlparse(endpoint)
+    if not is_serving(endpoint):
+        return DynamoDBLocal(port=url.port, data_dir=str(data_dir())).start()
+    pid = listening_pid(url.port) if url.hostname in ("127.0.0.1", "localhost") else None
+    print(
+        f"DynamoDB endpoint {endpoint} is already served by another process{f' (pid {pid})' if pid else ''}: "
+        "using it; stop it to let `make run` start its own",
+        flush=True,
+    )
+    return None
 
 
 def build_server(port: int, app: Chalice | None = None) -> LocalDevServer:
@@ -47,21 +65,31 @@ def build_server(port: int, app: Chalice | None = None) -> LocalDevServer:
 
 def serve(port: int) -> None:
     load_stage_environment(STAGE)
-    database = ensure_database()
+    from chalicelib.observability import logger  # once the stage's environment, which it reads, is in place
+
+    output.log_libraries_as_json(logger)
     try:
-        from chalicelib.observability import logger
+        server = build_server(port)  # before DynamoDB Local: a port in use fails at once
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise SystemExit(
+            f"port {port} is already in use on 127.0.0.1: stop what serves it, or choose another (PORT=8080 make run)"
+        ) from None
+    database = None
+    try:
         from chalicelib.services import Services
         from local.demo import DEMO_APP_ID, DEMO_USERS, seed
 
-        output.log_libraries_as_json(logger)
+        database = ensure_database()
         seed(Services.from_env())
-        server = build_server(port)
         users = ", ".join(f"{bank_id} ({amount} yen)" for bank_id, amount in DEMO_USERS.items())
+        storage = f"DynamoDB Local, data in {data_dir()}" if database else "not started by this server"
         print(
             f"""
 Bank local server (stage {STAGE})
   API            http://127.0.0.1:{port}
-  DynamoDB       {os.environ["AWS_ENDPOINT_URL_DYNAMODB"]} (data in {DATA_DIR.relative_to(PROJECT_DIR)})
+  DynamoDB       {os.environ["AWS_ENDPOINT_URL_DYNAMODB"]} ({storage})
   Demo app id    {DEMO_APP_ID}      (Authorization: Bearer {DEMO_APP_ID})
   Demo bank_ids  {users}
   Try            curl -s -X POST http://127.0.0.1:{port}/reserve -H 'Authorization: Bearer {DEMO_APP_ID}' \\
@@ -71,17 +99,23 @@ Bank local server (stage {STAGE})
             flush=True,
         )
         server.server.serve_forever()  # not LocalDevServer's, which prints a line of its own
-    except KeyboardInterrupt:
-        pass
     finally:
+        server.server.server_close()
         if database:
             database.stop()
 
 
 def main() -> None:
     output.install()  # first: the app's logger keeps the sys.stdout it finds when it is made
+    # Stopped by a supervisor or `kill` (SIGTERM), or its terminal gone (SIGHUP): as by Ctrl-C, so that
+    # the DynamoDB Local it started stops too instead of living on, re-parented, on its port.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.default_int_handler)
     sys.path.insert(0, str(Path(PROJECT_DIR)))
-    serve(int(os.environ.get("PORT", "8000")))
+    try:
+        serve(int(os.environ.get("PORT", "8000")))
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: a normal stop
+        pass
 
 
 if __name__ == "__main__":

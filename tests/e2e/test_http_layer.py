@@ -48,7 +48,7 @@ def server(monkeypatch):
 
     monkeypatch.setattr(LocalHTTPServer, "get_request", get_request)
     local = build_server(free_port(), build_app(Services(settings_for_test())))
-    thread = threading.Thread(target=local.server.serve_forever)
+    thread = threading.Thread(target=local.server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     yield local.port, connections
     local.shutdown()

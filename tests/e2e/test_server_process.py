@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
+import signal
 import socket
 import struct
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from local.demo import DEMO_APP_ID
+from local.dynamodb_local import free_port, is_serving, listening_pid
 from tests.support.local_server import launch
 
 pytestmark = pytest.mark.dynamodb_local
@@ -113,3 +118,60 @@ def test_every_line_is_one_record_under_load_and_client_resets(dynamodb_local, t
     bad = [record for record in logs if record["level"] != "INFO"]
     assert [(record["level"], record["message"]) for record in bad] == [("WARNING", "bad HTTP request")] * 2
     assert all("exception" not in record for record in logs)
+
+
+@pytest.fixture
+def free_endpoint():
+    """A DynamoDB endpoint nothing serves, so that the server starts its own DynamoDB Local there."""
+    port = free_port()
+    yield f"http://127.0.0.1:{port}"
+    pid = listening_pid(port)
+    if pid:  # what a failing test left behind
+        os.kill(pid, signal.SIGKILL)
+
+
+def own_database_server(tmp_path, endpoint):
+    server = launch(tmp_path, AWS_ENDPOINT_URL_DYNAMODB=endpoint, BANK_LOCAL_DATA_DIR=str(tmp_path / "dynamodb"))
+    server.wait_until_serving(timeout=120)
+    assert is_serving(endpoint)
+    assert list((tmp_path / "dynamodb").iterdir()), "DynamoDB Local keeps its data in BANK_LOCAL_DATA_DIR"
+    return server
+
+
+def test_sigterm_stops_the_server_and_the_dynamodb_local_it_started(tmp_path, free_endpoint):
+    server = own_database_server(tmp_path, free_endpoint)
+    assert server.stop(signal.SIGTERM, timeout=30) == 0
+    assert not is_serving(free_endpoint)
+
+
+def test_killed_hard_the_server_leaves_no_dynamodb_local_behind(tmp_path, free_endpoint):
+    server = own_database_server(tmp_path, free_endpoint)
+    server.process.kill()
+    server.process.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while is_serving(free_endpoint):  # DynamoDB Local gets SIGTERM when its parent dies, and shuts down
+        assert time.monotonic() < deadline, "DynamoDB Local outlived the server"
+        time.sleep(0.1)
+
+
+def test_a_dynamodb_it_did_not_start_is_reported_used_and_left_running_on_sighup(dynamodb_local, tmp_path):
+    server = launch(tmp_path, AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local.endpoint).wait_until_serving()
+    notice = re.search(
+        rf"DynamoDB endpoint {dynamodb_local.endpoint} is already served by another process \(pid (\d+)\): using it; "
+        r"stop it to let `make run` start its own",
+        server.stdout(),
+    )
+    assert notice, server.stdout()
+    assert "DynamoDBLocal.jar" in Path(f"/proc/{notice[1]}/cmdline").read_text()
+    assert server.stop(signal.SIGHUP) == 0
+    assert is_serving(dynamodb_local.endpoint)
+
+
+def test_an_http_port_in_use_is_one_line_and_no_traceback(dynamodb_local, tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        server = launch(tmp_path, port=port, AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local.endpoint)
+        assert server.process.wait(timeout=60) == 1
+    assert server.stderr().splitlines() == [
+        f"port {port} is already in use on 127.0.0.1: stop what serves it, or choose another (PORT=8080 make run)"
+    ]
