@@ -1,4 +1,4 @@
-"""The local server's HTTP layer, in process over real sockets: how each response goes on the wire.
+"""The local server's HTTP layer, in process over real sockets: how responses and errors go out.
 
 Not timed (benchmarks print figures; `local.latency` measures this one): a response sent in two small
 writes waits ~40 ms for the client's delayed ACK on a kept-alive connection, so the tests count the
@@ -8,15 +8,18 @@ writes on the server's side of each connection and check Nagle's algorithm is of
 from __future__ import annotations
 
 import http.client
+import io
+import json
 import socket
 import threading
 
 import pytest
 
 from chalicelib.api import build_app
+from chalicelib.observability import logger
 from chalicelib.services import Services
 from local.dynamodb_local import free_port
-from local.http_server import LocalHTTPServer
+from local.http_server import LocalHTTPServer, LocalRequestHandler
 from local.latency import sequential_latency
 from local.server import build_server
 from tests.conftest import settings_for_test
@@ -92,3 +95,21 @@ def test_the_latency_figure_measures_both_ways_of_connecting(server):
     latency = sequential_latency(f"http://127.0.0.1:{port}", "GET", "/no/such/path", requests=3)
     assert latency.kept_alive_ms > 0 and latency.new_connection_ms > 0
     assert [len(connection.writes) for connection in connections] == [4, 1, 1, 1, 1], "warm-up included"
+
+
+def test_an_unexpected_error_is_one_json_line_with_its_traceback_inside(server, monkeypatch, capsys):
+    port, _ = server
+    logs = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", logs)
+
+    def broken(self):
+        raise RuntimeError("the HTTP layer broke")
+
+    monkeypatch.setattr(LocalRequestHandler, "_parse_payload", broken)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /check HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert sock.recv(65536) == b"", "no answer: the connection is closed once the error is logged"
+    [record] = [json.loads(line) for line in logs.getvalue().splitlines()]
+    assert (record["level"], record["message"]) == ("ERROR", "unexpected error in the HTTP server")
+    assert "Traceback" in record["exception"] and "RuntimeError: the HTTP layer broke" in record["exception"]
+    assert capsys.readouterr().err == ""
