@@ -11,7 +11,10 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
 
 # The access log (`bank.access`): what BaseHTTPRequestHandler logs, one line per answered request.
 ACCESS_LOG = logging.getLogger("bank.access")
@@ -60,7 +63,7 @@ def install() -> None:
     ACCESS_LOG.propagate = False
 
 
-def log_libraries_as_json(app_logger: Any) -> None:
+def log_libraries_as_json(app_logger: Logger) -> None:
     """What libraries log (urllib3's full connection pool, a Python warning) as JSON lines too, through
     the handler of the app's Powertools logger."""
     logging.captureWarnings(True)

@@ -108,9 +108,11 @@ Bank local server (stage {STAGE})
 def main() -> None:
     output.install()  # first: the app's logger keeps the sys.stdout it finds when it is made
     # Stopped by a supervisor or `kill` (SIGTERM), or its terminal gone (SIGHUP): as by Ctrl-C, so that
-    # the DynamoDB Local it started stops too instead of living on, re-parented, on its port.
+    # the DynamoDB Local it started stops too instead of living on, re-parented, on its port. A signal
+    # ignored from the start (nohup) stays ignored, as Python leaves an ignored SIGINT.
     for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, signal.default_int_handler)
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, signal.default_int_handler)
     sys.path.insert(0, str(Path(PROJECT_DIR)))
     try:
         serve(int(os.environ.get("PORT", "8000")))

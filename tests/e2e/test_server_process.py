@@ -167,6 +167,14 @@ def test_a_dynamodb_it_did_not_start_is_reported_used_and_left_running_on_sighup
     assert is_serving(dynamodb_local.endpoint)
 
 
+def test_under_nohup_sighup_stays_ignored(dynamodb_local, tmp_path):
+    server = launch(tmp_path, wrapper=("nohup",), AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local.endpoint)
+    server.wait_until_serving()
+    server.process.send_signal(signal.SIGHUP)
+    assert is_serving(server.base), "still answering after the hangup"
+    assert server.stop(signal.SIGTERM) == 0
+
+
 def test_an_http_port_in_use_is_one_line_and_no_traceback(dynamodb_local, tmp_path):
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]

@@ -44,13 +44,18 @@ class LocalServer:
         return (self.output_dir / "stderr").read_text()
 
 
-def launch(output_dir: Path, port: int | None = None, **env: str) -> LocalServer:
-    """Start the server; output to files, which nothing has to drain (a full pipe would block the server)."""
+def launch(output_dir: Path, port: int | None = None, wrapper: tuple[str, ...] = (), **env: str) -> LocalServer:
+    """Start the server (under `wrapper`, e.g. nohup); output to files, which nothing has to drain (a full
+    pipe would block the server)."""
     port = port or free_port()
     output_dir.mkdir(parents=True, exist_ok=True)
     environment = {**os.environ, "PORT": str(port), "BANK_TABLE_PREFIX": f"e2e{port}-", **env}
     with open(output_dir / "stdout", "wb") as stdout, open(output_dir / "stderr", "wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "local.server"], cwd=PROJECT_DIR, env=environment, stdout=stdout, stderr=stderr
+            [*wrapper, sys.executable, "-m", "local.server"],
+            cwd=PROJECT_DIR,
+            env=environment,
+            stdout=stdout,
+            stderr=stderr,
         )
     return LocalServer(process, port, output_dir)
