@@ -18,9 +18,9 @@ pytestmark = pytest.mark.dynamodb_local
 
 @pytest.fixture(scope="module")
 def server(dynamodb_local, tmp_path_factory):
-    local = launch(tmp_path_factory.mktemp("server"), AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local.endpoint)
-    yield local.wait_until_serving().base
-    local.stop()
+    with launch(tmp_path_factory.mktemp("server"), AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local.endpoint) as local:
+        yield local.wait_until_serving().base
+        local.stop()
 
 
 def request(base, method, path, body=None, app_id=DEMO_APP_ID):

@@ -12,6 +12,7 @@ import struct
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,13 @@ ACCESS_LOG_LINE = re.compile(
 )
 AUTHORIZATION = {"Authorization": f"Bearer {DEMO_APP_ID}"}
 RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, zero timeout: close() sends RST, not FIN
+
+
+@pytest.fixture
+def start(tmp_path):
+    """`launch` into tmp_path; whatever a failing test leaves running is killed at the end."""
+    with ExitStack() as servers:
+        yield lambda **options: servers.enter_context(launch(tmp_path, **options))
 
 
 def call(connection, method, path, body=None, headers=None):
@@ -48,9 +56,9 @@ def records(text):
     return parsed, malformed
 
 
-def test_every_line_is_one_record_under_load_and_client_resets(dynamodb_local, tmp_path):
+def test_every_line_is_one_record_under_load_and_client_resets(dynamodb_local, start):
     # Metrics on, so that their EMF lines share stdout with the request log.
-    server = launch(tmp_path, AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local.endpoint, POWERTOOLS_METRICS_DISABLED="false")
+    server = start(AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local.endpoint, POWERTOOLS_METRICS_DISABLED="false")
     server.wait_until_serving()
     clients, resetters, malformed_requests = 50, 10, (b"GARBAGE\r\n\r\n", b"TRACE / HTTP/1.1\r\n\r\n")
     barrier = threading.Barrier(clients + resetters + len(malformed_requests))
@@ -130,22 +138,22 @@ def free_endpoint():
         os.kill(pid, signal.SIGKILL)
 
 
-def own_database_server(tmp_path, endpoint):
-    server = launch(tmp_path, AWS_ENDPOINT_URL_DYNAMODB=endpoint, BANK_LOCAL_DATA_DIR=str(tmp_path / "dynamodb"))
+def own_database_server(start, tmp_path, endpoint):
+    server = start(AWS_ENDPOINT_URL_DYNAMODB=endpoint, BANK_LOCAL_DATA_DIR=str(tmp_path / "dynamodb"))
     server.wait_until_serving(timeout=120)
     assert is_serving(endpoint)
     assert list((tmp_path / "dynamodb").iterdir()), "DynamoDB Local keeps its data in BANK_LOCAL_DATA_DIR"
     return server
 
 
-def test_sigterm_stops_the_server_and_the_dynamodb_local_it_started(tmp_path, free_endpoint):
-    server = own_database_server(tmp_path, free_endpoint)
+def test_sigterm_stops_the_server_and_the_dynamodb_local_it_started(start, tmp_path, free_endpoint):
+    server = own_database_server(start, tmp_path, free_endpoint)
     assert server.stop(signal.SIGTERM, timeout=30) == 0
     assert not is_serving(free_endpoint)
 
 
-def test_killed_hard_the_server_leaves_no_dynamodb_local_behind(tmp_path, free_endpoint):
-    server = own_database_server(tmp_path, free_endpoint)
+def test_killed_hard_the_server_leaves_no_dynamodb_local_behind(start, tmp_path, free_endpoint):
+    server = own_database_server(start, tmp_path, free_endpoint)
     server.process.kill()
     server.process.wait(timeout=10)
     deadline = time.monotonic() + 30
@@ -154,8 +162,8 @@ def test_killed_hard_the_server_leaves_no_dynamodb_local_behind(tmp_path, free_e
         time.sleep(0.1)
 
 
-def test_a_dynamodb_it_did_not_start_is_reported_used_and_left_running_on_sighup(dynamodb_local, tmp_path):
-    server = launch(tmp_path, AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local.endpoint).wait_until_serving()
+def test_a_dynamodb_it_did_not_start_is_reported_used_and_left_running_on_sighup(dynamodb_local, start):
+    server = start(AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local.endpoint).wait_until_serving()
     notice = re.search(
         rf"DynamoDB endpoint {dynamodb_local.endpoint} is already served by another process \(pid (\d+)\): using it; "
         r"stop it to let `make run` start its own",
@@ -167,18 +175,18 @@ def test_a_dynamodb_it_did_not_start_is_reported_used_and_left_running_on_sighup
     assert is_serving(dynamodb_local.endpoint)
 
 
-def test_under_nohup_sighup_stays_ignored(dynamodb_local, tmp_path):
-    server = launch(tmp_path, wrapper=("nohup",), AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local.endpoint)
+def test_under_nohup_sighup_stays_ignored(dynamodb_local, start):
+    server = start(wrapper=("nohup",), AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local.endpoint)
     server.wait_until_serving()
     server.process.send_signal(signal.SIGHUP)
     assert is_serving(server.base), "still answering after the hangup"
     assert server.stop(signal.SIGTERM) == 0
 
 
-def test_an_http_port_in_use_is_one_line_and_no_traceback(dynamodb_local, tmp_path):
+def test_an_http_port_in_use_is_one_line_and_no_traceback(dynamodb_local, start):
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        server = launch(tmp_path, port=port, AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local.endpoint)
+        server = start(port=port, AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local.endpoint)
         assert server.process.wait(timeout=60) == 1
     assert server.stderr().splitlines() == [
         f"port {port} is already in use on 127.0.0.1: stop what serves it, or choose another (PORT=8080 make run)"

@@ -37,6 +37,14 @@ class LocalServer:
         self.process.send_signal(signum)
         return self.process.wait(timeout=timeout)
 
+    def __enter__(self) -> LocalServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process.poll() is None:  # a test that failed before stopping it
+            self.process.kill()
+            self.process.wait(timeout=30)
+
     def stdout(self) -> str:
         return (self.output_dir / "stdout").read_text()
 
