@@ -1,88 +1,95 @@
 """`make run`: DynamoDB Local with data on disk, tables and demo data, and the app on a local server.
 
-The server is Chalice's own local gateway (the same routing as `chalice local`) on a listen backlog of
-128 instead of the standard library's 5, so that bursts of concurrent clients are not reset.
+The server is Chalice's own local gateway (the same routing as `chalice local`) on the classes of
+`local/http_server.py`. Every line it writes is one record (`local/output.py`): a JSON log line or an
+access-log line, after the startup text.
+
+It starts DynamoDB Local on the stage's endpoint (AWS_ENDPOINT_URL_DYNAMODB, 127.0.0.1:8001) unless
+something already serves it, which it then uses and says so. Ctrl-C, SIGTERM and SIGHUP stop it, and
+the DynamoDB Local it started, with exit status 0. BANK_LOCAL_DATA_DIR moves DynamoDB Local's data
+(default .local/dynamodb), so that tests leave the developer's data alone.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import signal
 import sys
-import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
 from chalice import Chalice
 from chalice.cli.factory import CLIFactory
-from chalice.local import (
-    ChaliceRequestHandler,
-    CustomLocalChalice,
-    ForbiddenError,
-    LocalChalice,
-    LocalDevServer,
-    ThreadedHTTPServer,
-)
+from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer
 
 from chalicelib.cli import PROJECT_DIR, load_stage_environment
-from local.dynamodb_local import DynamoDBLocal, is_serving
+from local import output
+from local.dynamodb_local import DynamoDBLocal, is_serving, listening_pid
 
 STAGE = "local"
-DATA_DIR = PROJECT_DIR / ".local" / "dynamodb"
 
 
-class BacklogServer(ThreadedHTTPServer):
-    request_queue_size = 128
-
-
-class JsonNotFoundHandler(ChaliceRequestHandler):
-    """API Gateway answers an unknown route 403 "Missing Authentication Token"; we answer JSON 404."""
-
-    def _send_error_response(self, error) -> None:
-        if isinstance(error, ForbiddenError):
-            from chalicelib.api.fallback import not_found
-            from chalicelib.api.telemetry import REQUEST_ID_HEADER
-
-            response = not_found()
-            headers = {**response.headers, REQUEST_ID_HEADER: uuid.uuid4().hex}
-            self._send_http_response(response.status_code, headers, response.body)
-            return
-        super()._send_error_response(error)
+def data_dir() -> Path:
+    """Where DynamoDB Local keeps its data: BANK_LOCAL_DATA_DIR, or .local/dynamodb in the project."""
+    return Path(os.environ.get("BANK_LOCAL_DATA_DIR", PROJECT_DIR / ".local" / "dynamodb"))
 
 
 def ensure_database() -> DynamoDBLocal | None:
-    """Use the stage's DynamoDB endpoint if something serves it; otherwise start DynamoDB Local there."""
+    """Use the stage's DynamoDB endpoint if something serves it, and say so; otherwise start DynamoDB
+    Local there."""
     endpoint = os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
-    if is_serving(endpoint):
-        return None
-    port = urlparse(endpoint).port
-    return DynamoDBLocal(port=port, data_dir=str(DATA_DIR)).start()
+    url = urlparse(endpoint)
+    if not is_serving(endpoint):
+        return DynamoDBLocal(port=url.port, data_dir=str(data_dir())).start()
+    pid = listening_pid(url.port) if url.hostname in ("127.0.0.1", "localhost") else None
+    print(
+        f"DynamoDB endpoint {endpoint} is already served by another process{f' (pid {pid})' if pid else ''}: "
+        "using it; stop it to let `make run` start its own",
+        flush=True,
+    )
+    return None
 
 
 def build_server(port: int, app: Chalice | None = None) -> LocalDevServer:
     """The app (by default app.py's, for the local stage) on our server and handler classes."""
+    from local.http_server import LocalHTTPServer, LocalRequestHandler
+
     config = CLIFactory(str(PROJECT_DIR)).create_config_obj(chalice_stage_name=STAGE)
     app = app or config.chalice_app
     # As chalice.local.create_local_server does: a thread-local current_request per request thread.
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
     app.__class__ = CustomLocalChalice
-    return LocalDevServer(app, config, "127.0.0.1", port, handler_cls=JsonNotFoundHandler, server_cls=BacklogServer)
+    return LocalDevServer(app, config, "127.0.0.1", port, handler_cls=LocalRequestHandler, server_cls=LocalHTTPServer)
 
 
 def serve(port: int) -> None:
     load_stage_environment(STAGE)
-    database = ensure_database()
+    from chalicelib.observability import logger  # once the stage's environment, which it reads, is in place
+
+    output.log_libraries_as_json(logger)
+    try:
+        server = build_server(port)  # before DynamoDB Local: a port in use fails at once
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise SystemExit(
+            f"port {port} is already in use on 127.0.0.1: stop what serves it, or choose another (PORT=8080 make run)"
+        ) from None
+    database = None
     try:
         from chalicelib.services import Services
         from local.demo import DEMO_APP_ID, DEMO_USERS, seed
 
+        database = ensure_database()
         seed(Services.from_env())
-        server = build_server(port)
         users = ", ".join(f"{bank_id} ({amount} yen)" for bank_id, amount in DEMO_USERS.items())
+        storage = f"DynamoDB Local, data in {data_dir()}" if database else "not started by this server"
         print(
             f"""
 Bank local server (stage {STAGE})
   API            http://127.0.0.1:{port}
-  DynamoDB       {os.environ["AWS_ENDPOINT_URL_DYNAMODB"]} (data in {DATA_DIR.relative_to(PROJECT_DIR)})
+  DynamoDB       {os.environ["AWS_ENDPOINT_URL_DYNAMODB"]} ({storage})
   Demo app id    {DEMO_APP_ID}      (Authorization: Bearer {DEMO_APP_ID})
   Demo bank_ids  {users}
   Try            curl -s -X POST http://127.0.0.1:{port}/reserve -H 'Authorization: Bearer {DEMO_APP_ID}' \\
@@ -91,17 +98,26 @@ Bank local server (stage {STAGE})
 """,
             flush=True,
         )
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        server.server.serve_forever()  # not LocalDevServer's, which prints a line of its own
     finally:
+        server.server.server_close()
         if database:
             database.stop()
 
 
 def main() -> None:
+    output.install()  # first: the app's logger keeps the sys.stdout it finds when it is made
+    # Stopped by a supervisor or `kill` (SIGTERM), or its terminal gone (SIGHUP): as by Ctrl-C, so that
+    # the DynamoDB Local it started stops too instead of living on, re-parented, on its port. A signal
+    # ignored from the start (nohup) stays ignored, as Python leaves an ignored SIGINT.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, signal.default_int_handler)
     sys.path.insert(0, str(Path(PROJECT_DIR)))
-    serve(int(os.environ.get("PORT", "8000")))
+    try:
+        serve(int(os.environ.get("PORT", "8000")))
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: a normal stop
+        pass
 
 
 if __name__ == "__main__":

@@ -3,46 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from local.demo import DEMO_APP_ID
-from local.dynamodb_local import free_port, is_serving
+from tests.support.local_server import launch
 
 pytestmark = pytest.mark.dynamodb_local
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def server(dynamodb_local):
-    port = free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local.endpoint,
-        "BANK_TABLE_PREFIX": f"e2e{port}-",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.server"], cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while not is_serving(base):
-        assert process.poll() is None, process.stderr.read().decode()[-3000:]
-        assert time.monotonic() < deadline, "the local server did not start"
-        time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+def server(dynamodb_local, tmp_path_factory):
+    with launch(tmp_path_factory.mktemp("server"), AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local.endpoint) as local:
+        yield local.wait_until_serving().base
+        local.stop()
 
 
 def request(base, method, path, body=None, app_id=DEMO_APP_ID):
