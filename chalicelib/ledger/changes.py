@@ -58,7 +58,7 @@ def bucket_expired(bucket: str, now_ms: int) -> bool:
 
 
 def held_buckets(account: Account) -> dict[str, int]:
-    return {bucket: int(amount) for bucket, amount in account.held.attribute_values.items()}
+    return account.held  # the account's own dict: read, never written
 
 
 def live_available(account: Account, now_ms: int) -> int:
