@@ -52,7 +52,7 @@ package: deps
 	@wc -c < out/prod/deployment.zip | awk '{printf "out/prod/deployment.zip: %.1f MiB (%d bytes)\n", $$1 / 1048576, $$1}'
 
 bench: deps
-	$(PY) -m benchmarks.ledger
+	@$(PY) -m benchmarks.ledger $(BENCH_ARGS)
 
 # Schemathesis over every operation of chalicelib/api/openapi.json, 500 fuzzed examples each (`make test`: 25).
 .PHONY: fuzz

@@ -1,21 +1,39 @@
 """Figures for the ledger and ISUBANK (a script that prints, never a timed test).
 
-    make bench            # or: .venv/bin/python -m benchmarks.ledger --seconds 5 --threads 8
+    make bench            # or: .venv/bin/python -m benchmarks.ledger --seconds 5 --threads 8 --cycles 300 --profile
 
-1. DynamoDB calls and consumed capacity per endpoint, app-id lookup aside, on DynamoDB Local;
+1. DynamoDB calls and consumed capacity per endpoint, app-id lookup included, on a warm process;
 2. import time of app.py against a bare Chalice app that imports boto3 (ratio, one run);
-3. reserve+commit cycles per second through the app over HTTP, on one hot account and spread over
-   many accounts, with the retries the ledger made.
+3. reserve+commit cycles per second through the app over HTTP, on one hot account and spread over many
+   accounts, and where a cycle's time goes (conflicts, backoff, DynamoDB calls, the rest);
+4. CPU per reserve+commit cycle in process, the app called as Lambda calls it, against a bare boto3
+   handler making the same DynamoDB calls (`--profile`: the top of the app's profile);
+5. sequential /check latency through the local server, on one kept-alive connection and on a new
+   connection per request.
+
+It prints a header and its figures, nothing else: the app's JSON logs (Powertools, service bank-api)
+and the local server's access log are turned down to warnings, metrics are off
+(POWERTOOLS_METRICS_DISABLED; section 4 turns logs and metrics on, into /dev/null, to count their CPU),
+and DynamoDB Local's output goes nowhere (local/dynamodb_local.py). Whatever the app still prints on
+stdout is dropped, and counted on stderr at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import cProfile
+import functools
 import http.client
+import io
+import itertools
 import json
 import logging
 import os
+import platform
+import pstats
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -23,33 +41,129 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 APP_ID = "bench-app-id"
+TABLE_PREFIX = "bench-"
+FIGURES = sys.stdout
+
+
+def say(text: str = "") -> None:
+    print(text, file=FIGURES, flush=True)
+
+
+class StrayOutput(io.TextIOBase):
+    """sys.stdout while the benchmark runs: the app should print nothing there, and what it does print
+    (Powertools metrics that ignore POWERTOOLS_METRICS_DISABLED) is counted, not shown."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.lines += text.count("\n")
+        return len(text)
+
+
+def quiet_logs() -> None:
+    """The app logs a JSON line per request (Powertools, service bank-api); warnings and errors still show."""
+    from chalicelib.observability import logger
+
+    logger.setLevel(logging.WARNING)
+    for name in ("chalice.local", "bank.access", "local.server"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def quiet_server(port: int, app):
+    """The local server (local.server.build_server) without its access log, serving on a daemon thread.
+
+    The access log is BaseHTTPRequestHandler.log_message, one stderr line per request; and
+    LocalDevServer.serve_forever prints "Serving on ..." from its own thread, in the middle of our lines.
+    """
+    from local.server import build_server
+
+    server = build_server(port, app)
+    handler = server.server.RequestHandlerClass  # functools.partial(handler class, app_object=, config=)
+    quiet = type("QuietHandler", (handler.func,), {"log_message": lambda self, *args: None})
+    server.server.RequestHandlerClass = functools.partial(quiet, *handler.args, **handler.keywords)
+    threading.Thread(target=server.server.serve_forever, daemon=True).start()
+    return server
+
+
+def post(connection, path, body, keep_alive: bool = True):
+    headers = {"Authorization": f"Bearer {APP_ID}", "Connection": "keep-alive" if keep_alive else "close"}
+    connection.request("POST", path, body=json.dumps(body), headers=headers)
+    response = connection.getresponse()
+    return response.status, json.loads(response.read())
+
+
+def dynamodb_client(services):
+    from chalicelib.store.models import shared_connection
+
+    return shared_connection(services.settings.region).client
+
+
+# --- 1. calls per endpoint ------------------------------------------------------------------------
+
+
+@dataclass
+class Call:
+    operation: str
+    tables: tuple[str, ...]
+    capacity: float = 0.0
+
+    @property
+    def app_lookup(self) -> bool:
+        return self.tables == ("apps",)
+
+    def __str__(self) -> str:
+        return f"{self.operation}({','.join(self.tables)})"
+
+
+def _tables(params: dict) -> tuple[str, ...]:
+    if "TableName" in params:
+        names = [params["TableName"]]
+    elif "RequestItems" in params:
+        names = list(params["RequestItems"])
+    else:
+        names = [op["TableName"] for item in params.get("TransactItems", []) for op in item.values()]
+    return tuple(sorted({name.removeprefix(TABLE_PREFIX) for name in names}))
 
 
 class CallRecorder:
-    """Counts DynamoDB operations and their consumed capacity through botocore's event hooks."""
+    """The DynamoDB calls a client makes during `measure(action)`, through botocore's event hooks."""
 
     def __init__(self, client) -> None:
-        self.calls: list[tuple[str, float]] = []
+        self.events = client.meta.events
+        self.calls: list[Call] = []
         self.recording = False
-        client.meta.events.register("provide-client-params.dynamodb.*", self._ask_for_capacity)
-        client.meta.events.register("after-call.dynamodb.*", self._record)
 
-    def _ask_for_capacity(self, params, **kwargs):
-        params.setdefault("ReturnConsumedCapacity", "TOTAL")
+    def __enter__(self) -> CallRecorder:
+        self.events.register("provide-client-params.dynamodb.*", self._on_params)
+        self.events.register("after-call.dynamodb.*", self._on_result)
+        return self
 
-    def _record(self, http_response, parsed, model, **kwargs):
-        consumed = parsed.get("ConsumedCapacity") or []
-        if isinstance(consumed, dict):
-            consumed = [consumed]
-        app_lookup = [c.get("TableName", "").endswith("-apps") for c in consumed] == [True]
-        if self.recording and not app_lookup:
-            self.calls.append((model.name, sum(c.get("CapacityUnits", 0) for c in consumed)))
+    def __exit__(self, *exc) -> None:
+        self.events.unregister("provide-client-params.dynamodb.*", self._on_params)
+        self.events.unregister("after-call.dynamodb.*", self._on_result)
 
-    def measure(self, action) -> list[tuple[str, float]]:
+    def _on_params(self, params, model, **kwargs):
+        if self.recording:
+            params.setdefault("ReturnConsumedCapacity", "TOTAL")
+            self.calls.append(Call(model.name, _tables(params)))
+
+    def _on_result(self, parsed, **kwargs):
+        if self.recording:
+            consumed = parsed.get("ConsumedCapacity") or []
+            consumed = [consumed] if isinstance(consumed, dict) else consumed
+            self.calls[-1].capacity = sum(c.get("CapacityUnits", 0) for c in consumed)
+
+    def measure(self, action) -> list[Call]:
         self.calls, self.recording = [], True
         try:
             action()
@@ -58,18 +172,8 @@ class CallRecorder:
         return self.calls
 
 
-def post(connection, path, body):
-    connection.request(
-        "POST", path, body=json.dumps(body), headers={"Authorization": f"Bearer {APP_ID}", "Connection": "keep-alive"}
-    )
-    response = connection.getresponse()
-    return response.status, json.loads(response.read())
-
-
-def calls_per_endpoint(services, client) -> None:
-    from chalicelib.store.models import shared_connection
-
-    recorder = CallRecorder(shared_connection(services.settings.region).client)
+def calls_per_endpoint(services, port: int) -> None:
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     services.accounts.open("calls-a", "A")
     services.accounts.open("calls-b", "B")
     services.accounts.deposit("calls-a", 10**9, "入金")
@@ -82,30 +186,47 @@ def calls_per_endpoint(services, client) -> None:
     def reserve(price, bank_id="calls-a"):
         return post(client, "/reserve", {"bank_id": bank_id, "price": price})[1]["reserve_id"]
 
+    reserve(-1)  # warm-up: the process has served this app before, so its caches are warm
     rows = []
-    rows.append(("check", recorder.measure(lambda: post(client, "/check", {"bank_id": "calls-a", "price": 1}))))
-    rows.append(("reserve (debit)", recorder.measure(lambda: reserve(-1))))
-    rows.append(("reserve (credit)", recorder.measure(lambda: reserve(1))))
-    one = reserve(-1)
-    rows.append(("commit 1 hold", recorder.measure(lambda: post(client, "/commit", {"reserve_ids": [one]}))))
-    pair = [reserve(-1), reserve(1, "calls-b")]
-    rows.append(("commit 2 holds, 2 users", recorder.measure(lambda: post(client, "/commit", {"reserve_ids": pair}))))
-    ten = [reserve(-1) for _ in range(10)]
-    rows.append(("commit 10 holds, 1 user", recorder.measure(lambda: post(client, "/commit", {"reserve_ids": ten}))))
-    gone = reserve(-1)
-    rows.append(("cancel 1 hold", recorder.measure(lambda: post(client, "/cancel", {"reserve_ids": [gone]}))))
-    print("\n1. DynamoDB calls per endpoint (app-id lookup aside; account with 100 postings and 50 live holds)")
-    print(f"   {'endpoint':26} {'calls':>5}  {'capacity units':>14}  operations")
+    with CallRecorder(dynamodb_client(services)) as recorder:
+        rows.append(("check", recorder.measure(lambda: post(client, "/check", {"bank_id": "calls-a", "price": 1}))))
+        rows.append(("reserve (debit)", recorder.measure(lambda: reserve(-1))))
+        rows.append(("reserve (credit)", recorder.measure(lambda: reserve(1))))
+        one = reserve(-1)
+        rows.append(("commit 1 hold", recorder.measure(lambda: post(client, "/commit", {"reserve_ids": [one]}))))
+        pair = [reserve(-1), reserve(1, "calls-b")]
+        rows.append(
+            ("commit 2 holds, 2 users", recorder.measure(lambda: post(client, "/commit", {"reserve_ids": pair})))
+        )
+        ten = [reserve(-1) for _ in range(10)]
+        rows.append(
+            ("commit 10 holds, 1 user", recorder.measure(lambda: post(client, "/commit", {"reserve_ids": ten})))
+        )
+        gone = reserve(-1)
+        rows.append(("cancel 1 hold", recorder.measure(lambda: post(client, "/cancel", {"reserve_ids": [gone]}))))
+    client.close()
+    say("\n1. DynamoDB calls per endpoint, app-id lookup included, after a warm-up request")
+    say("   (account with 100 postings and 50 live holds)")
+    say(f"   {'endpoint':24} {'all calls':>9} {'app lookups':>11} {'capacity':>8}  operations")
     for name, calls in rows:
-        operations = " + ".join(f"{op}" for op, _ in calls)
-        print(f"   {name:26} {len(calls):>5}  {sum(c for _, c in calls):>14.1f}  {operations}")
+        lookups = sum(call.app_lookup for call in calls)
+        capacity = sum(call.capacity for call in calls)
+        say(f"   {name:24} {len(calls):>9} {lookups:>11} {capacity:>8.1f}  {' + '.join(map(str, calls))}")
 
 
-def import_time_ratio(runs: int = 7) -> None:
-    bare = tempfile.NamedTemporaryFile("w", suffix=".py", delete=False)
-    bare.write("import boto3\nfrom chalice import Chalice\napp = Chalice(app_name='bare')\n")
-    bare.close()
+# --- 2. import time -------------------------------------------------------------------------------
+
+
+def import_time_ratio(runs: int = 9) -> None:
+    """Both sides import from cached bytecode: a fresh PYTHONPYCACHEPREFIX, filled by one import of each
+    first. Otherwise the figure depends on the shell: with PYTHONDONTWRITEBYTECODE set, our own sources
+    are compiled in every process while the packages' .pyc files, written by pip, are read."""
+    cache = tempfile.mkdtemp(prefix="bench-pycache-")
+    bare = Path(cache) / "bare_app.py"
+    bare.write_text("import boto3\nfrom chalice import Chalice\napp = Chalice(app_name='bare')\n")
     env = {**os.environ, "BANK_STAGE": "prod", "BANK_TABLE_PREFIX": "bench-", "BANK_CONTEST_COMPAT": "0"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = cache
 
     def timed(code: str) -> float:
         out = subprocess.run(
@@ -118,14 +239,85 @@ def import_time_ratio(runs: int = 7) -> None:
         )
         return float(out.stdout.strip())
 
-    ours = statistics.median(timed("import app") for _ in range(runs))
-    theirs = statistics.median(timed(f"import runpy; runpy.run_path({bare.name!r})") for _ in range(runs))
-    os.unlink(bare.name)
-    print(f"\n2. Import time (median of {runs} fresh processes)")
-    print(
-        f"   app.py {ours * 1000:.0f} ms; bare Chalice app importing boto3 {theirs * 1000:.0f} ms;"
-        f" ratio {ours / theirs:.2f}"
+    ours_code, bare_code = "import app", f"import runpy; runpy.run_path({str(bare)!r})"
+    timed(ours_code), timed(bare_code)  # fill the bytecode cache
+    ours, theirs = [], []
+    for _ in range(runs):  # alternated, so that a busy moment weighs on both
+        ours.append(timed(ours_code))
+        theirs.append(timed(bare_code))
+    shutil.rmtree(cache)
+    ours_s, theirs_s = statistics.median(ours), statistics.median(theirs)
+    say(f"\n2. Import time (median of {runs} fresh processes each, bytecode cached for both)")
+    say(
+        f"   app.py {ours_s * 1000:.0f} ms; bare Chalice app importing boto3 {theirs_s * 1000:.0f} ms;"
+        f" ratio {ours_s / theirs_s:.2f}"
     )
+
+
+# --- 3. throughput over HTTP ----------------------------------------------------------------------
+
+
+class ContentionProbe:
+    """Where the server's time goes, per reserve+commit cycle: the retrier's backoff sleeps, DynamoDB
+    round trips (botocore's before-send to before-parse) and cancelled transactions by reason.
+
+    Everything is counted on the server thread that serves the request; each client keeps one
+    connection, so one server thread sees one client's cycles in order.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.totals: Counter = Counter()
+
+    def _cycle(self) -> Counter:
+        if not hasattr(self._local, "cycle"):
+            self._local.cycle = Counter()
+        return self._local.cycle
+
+    def sleep(self, seconds: float) -> None:
+        """The ledger Retrier's sleep."""
+        started = time.perf_counter()
+        time.sleep(seconds)
+        self._cycle().update(backoff_s=time.perf_counter() - started, retries=1)
+
+    def hooks(self) -> dict:
+        return {
+            "before-send.dynamodb.*": self._sent,
+            "before-parse.dynamodb.*": self._answered,
+            "after-call.dynamodb.*": self._parsed,
+        }
+
+    def _sent(self, **kwargs):
+        self._local.sent = time.perf_counter()
+
+    def _answered(self, **kwargs):
+        self._cycle().update(dynamodb_s=time.perf_counter() - self._local.sent, calls=1)
+
+    def _parsed(self, parsed, **kwargs):
+        reasons = [r.get("Code") for r in parsed.get("CancellationReasons") or [] if r.get("Code") != "None"]
+        if parsed.get("CancellationReasons"):
+            self._cycle().update(cancelled=1, **Counter(reasons))
+
+    def middleware(self, event, get_response):
+        """Chalice middleware on the benchmark's app: a cycle starts with its reserve, ends with its commit."""
+        if event.path == "/reserve":
+            self._local.cycle = Counter()
+        started = time.perf_counter()
+        response = get_response(event)
+        self._cycle()["route_s"] += time.perf_counter() - started
+        if event.path == "/commit":
+            cycle = self._local.cycle
+            cycle["cycles"] = 1
+            cycle["retried"] = int(cycle["cancelled"] > 0 or cycle["retries"] > 0)
+            with self._lock:
+                self.totals.update(cycle)
+        return response
+
+    def take(self) -> Counter:
+        with self._lock:
+            totals, self.totals = self.totals, Counter()
+        return totals
 
 
 def run_cycles(port: int, pick, seconds: float, threads: int) -> tuple[Counter, float]:
@@ -143,6 +335,7 @@ def run_cycles(port: int, pick, seconds: float, threads: int) -> tuple[Counter, 
                 continue
             status, _ = post(connection, "/commit", {"reserve_ids": [body["reserve_id"]]})
             counts["cycles" if status == 200 else f"commit {status}"] += 1
+        connection.close()
 
     started = time.monotonic()
     workers = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
@@ -153,60 +346,357 @@ def run_cycles(port: int, pick, seconds: float, threads: int) -> tuple[Counter, 
     return counts, time.monotonic() - started
 
 
-def throughput(services, port: int, seconds: float, threads: int) -> None:
+def breakdown(probe: Counter, cycle_ms: float) -> str:
+    """One line: how many cycles were retried, why, and what a cycle's time was spent on."""
+    n = max(probe["cycles"], 1)
+    per = {key: value / n for key, value in probe.items()}
+    backoff, dynamodb, route = (per.get(key, 0) * 1000 for key in ("backoff_s", "dynamodb_s", "route_s"))
+    return (
+        f"{per.get('retried', 0):.0%} of cycles retried; a cycle: {per.get('cancelled', 0):.2f} cancelled"
+        f" transactions ({per.get('ConditionalCheckFailed', 0):.2f} items ConditionalCheckFailed,"
+        f" {per.get('TransactionConflict', 0):.2f} TransactionConflict), {per.get('retries', 0):.2f} backoffs,"
+        f" {per.get('calls', 0):.1f} DynamoDB calls; {cycle_ms:.0f} ms = {backoff:.0f} backoff + {dynamodb:.0f}"
+        f" DynamoDB + {route - backoff - dynamodb:.0f} Python in routes + {cycle_ms - route:.0f} outside routes"
+        " (HTTP, server, telemetry)"
+    )
+
+
+def throughput(services, probe: ContentionProbe, port: int, seconds: float, threads: int) -> None:
     accounts = [f"spread{n}" for n in range(200)]
     for bank_id in ["hot", *accounts]:
         services.accounts.open(bank_id, bank_id)
         services.accounts.deposit(bank_id, 10**11, "入金")
-    print(f"\n3. reserve+commit cycles through the app over HTTP ({threads} client threads, {seconds:.0f} s each)")
+    say(f"\n3. reserve+commit cycles through the app over HTTP ({threads} client threads, {seconds:.0f} s each)")
+    events = dynamodb_client(services).meta.events
+    for event, hook in probe.hooks().items():
+        events.register(event, hook)
+    rates = {}
     for label, pick in (("one hot account", lambda rng: "hot"), ("200 accounts", lambda rng: rng.choice(accounts))):
         retries_before = services.retrier.retries
+        probe.take()
         counts, elapsed = run_cycles(port, pick, seconds, threads)
         retries = services.retrier.retries - retries_before
         others = ", ".join(f"{k}: {v}" for k, v in counts.items() if k != "cycles") or "no errors"
-        print(
-            f"   {label:16} {counts['cycles'] / elapsed:7.1f} cycles/s  ({counts['cycles']} cycles,"
+        rates[label] = counts["cycles"] / elapsed
+        say(
+            f"   {label:16} {rates[label]:7.1f} cycles/s  ({counts['cycles']} cycles,"
             f" {retries} ledger retries, {retries / max(counts['cycles'], 1):.2f} per cycle; {others})"
         )
+        say(f"   {'':16} {breakdown(probe.take(), threads * elapsed * 1000 / max(counts['cycles'], 1))}")
+    for event, hook in probe.hooks().items():
+        events.unregister(event, hook)
+    say(f"   hot / spread: {rates['one hot account'] / rates['200 accounts']:.2f}x")
+
+
+# --- 4. CPU per cycle, in process -----------------------------------------------------------------
+
+LAMBDA_CONTEXT = SimpleNamespace(
+    function_name="bank-bench",
+    memory_limit_in_mb=1024,
+    aws_request_id="bench",
+    get_remaining_time_in_millis=lambda: 10000,
+)
+_request_ids = itertools.count()
+
+
+def lambda_event(path: str, body: dict) -> dict:
+    """An API Gateway (REST, proxy integration) event, as Lambda hands it to the app."""
+    request_id = f"bench-{next(_request_ids)}"
+    headers = {"Authorization": f"Bearer {APP_ID}", "Content-Type": "application/json", "Host": "bench"}
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": "POST",
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {"resourcePath": path, "httpMethod": "POST", "requestId": request_id, "stage": "api"},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+def reserve_commit(handler, bank_id: str) -> None:
+    reserved = handler(lambda_event("/reserve", {"bank_id": bank_id, "price": -1}))
+    committed = handler(lambda_event("/commit", {"reserve_ids": [json.loads(reserved["body"])["reserve_id"]]}))
+    assert committed["statusCode"] == 200, committed
+
+
+OURS = "ours, app(event, context): Chalice, middleware, ledger, pynamodb"
+BARE = "bare boto3 handler, the same calls"
+UNVALIDATED = "the same, parameter validation off as pynamodb"
+
+
+@contextlib.contextmanager
+def production_telemetry():
+    """Logs at INFO and metrics on, as in production, written to /dev/null: their CPU counts, their lines
+    don't show (the JSON log line goes to the Powertools handler's stream, EMF metrics are print()ed)."""
+    from chalicelib.observability import logger
+
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        stream = logger.registered_handler.setStream(sink)
+        logger.setLevel(logging.INFO)
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "false"
+        try:
+            yield
+        finally:
+            os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+            logger.setLevel(logging.WARNING)
+            logger.registered_handler.setStream(stream)
+
+
+def cpu_per_cycle(services, cycles: int, profile: bool) -> None:
+    from botocore.config import Config
+
+    from benchmarks.bare import BareHandler
+    from chalicelib.api import build_app
+
+    app = build_app(services)
+    services.accounts.open("cpu", "CPU")
+    services.accounts.deposit("cpu", 10**11, "入金")
+    bare = BareHandler(TABLE_PREFIX, services.settings.region)
+    # pynamodb turns botocore's parameter validation off; the same handler with the same client setting
+    # isolates what our layers cost.
+    unvalidated = BareHandler(TABLE_PREFIX, services.settings.region, Config(parameter_validation=False))
+    sides = {
+        OURS: functools.partial(reserve_commit, lambda event: app(event, LAMBDA_CONTEXT), "cpu"),
+        BARE: functools.partial(reserve_commit, bare.handler, "cpu"),
+        UNVALIDATED: functools.partial(reserve_commit, unvalidated.handler, "cpu"),
+    }
+    ours = sides[OURS]
+
+    with production_telemetry():
+        for _ in range(20):
+            ours()
+        with CallRecorder(dynamodb_client(services)) as recorder:
+            ours_calls = [str(call) for call in recorder.measure(ours)]
+            app_lookups = any(call.app_lookup for call in recorder.calls)
+        differing = []
+        for handler, cycle in ((bare, sides[BARE]), (unvalidated, sides[UNVALIDATED])):
+            handler.app_lookups = app_lookups  # as many app-id GetItems as ours makes
+            for _ in range(20):
+                cycle()
+            with CallRecorder(handler.client) as recorder:
+                if [str(call) for call in recorder.measure(cycle)] != ours_calls:
+                    differing.append(", ".join(map(str, recorder.calls)))
+
+        cpu = dict.fromkeys(sides, 0.0)
+        rounds = 10  # alternated, so that drift weighs on every side
+        for _ in range(rounds):
+            for label, cycle in sides.items():
+                started = time.process_time()
+                for _ in range(cycles // rounds):
+                    cycle()
+                cpu[label] += time.process_time() - started
+        ms = {label: seconds * 1000 / (cycles // rounds * rounds) for label, seconds in cpu.items()}
+        if profile:
+            whole = profile_cycles(ours, cycles)
+            clients = (dynamodb_client(services), bare.client)
+            with canned_dynamodb(clients[0], ours), canned_dynamodb(clients[1], sides[BARE]):
+                in_memory = [cpu_ms(ours, cycles * 3), cpu_ms(sides[BARE], cycles * 3)]
+                layers = profile_cycles(ours, cycles * 3)
+
+    say(f"\n4. CPU per reserve+commit cycle in process, one thread ({cycles} cycles each after warm-up; logs and")
+    say("   metrics on, to /dev/null; process_time of this process: DynamoDB Local's JVM is not counted)")
+    say(f"   {OURS:66} {ms[OURS]:5.1f} ms")
+    for label in (BARE, UNVALIDATED):
+        say(f"   {label:66} {ms[label]:5.1f} ms  ours / this: {ms[OURS] / ms[label]:.2f}")
+    say(f"   calls a cycle, each side: {', '.join(ours_calls)}")
+    for calls in differing:
+        say(f"   A BARE HANDLER MADE OTHER CALLS: {calls}")
+    if profile:
+        say(
+            f"   with DynamoDB answered from memory at botocore's _make_api_call (no botocore, no HTTP): ours"
+            f" {in_memory[0]:.2f} ms, bare {in_memory[1]:.2f} ms"
+        )
+        print_packages(whole, cycles)
+        print_profile(layers, cycles * 3)
+
+
+def cpu_ms(cycle, cycles: int) -> float:
+    started = time.process_time()
+    for _ in range(cycles):
+        cycle()
+    return (time.process_time() - started) * 1000 / cycles
+
+
+@contextlib.contextmanager
+def canned_dynamodb(client, cycle):
+    """The client answers from the responses it got in one real `cycle`, replayed in order: what is left
+    of a cycle's CPU is the handler's own, above botocore."""
+    real, answers = client._make_api_call, []
+
+    def recording(operation, params):
+        answers.append(real(operation, params))
+        return answers[-1]
+
+    client._make_api_call = recording
+    cycle()
+    replies = itertools.cycle(answers)
+    client._make_api_call = lambda operation, params: next(replies)
+    try:
+        yield
+    finally:
+        del client._make_api_call  # back to the class's method
+
+
+def profile_cycles(cycle, cycles: int) -> dict:
+    profiler = cProfile.Profile(time.process_time)
+    profiler.runcall(lambda: [cycle() for _ in range(cycles)])
+    return pstats.Stats(profiler).stats  # {(file, line, function): (calls, ncalls, tottime, cumtime, callers)}
+
+
+SITE_PACKAGES = f"{PROJECT_DIR}/.venv/lib/python3.11/site-packages/"
+
+
+def _where(file: str) -> str:
+    for prefix in (SITE_PACKAGES, f"{PROJECT_DIR}/", sys.base_prefix):
+        file = file.removeprefix(prefix)
+    return file
+
+
+def print_packages(stats: dict, cycles: int) -> None:
+    """Own time of the whole cycle by package (the standard library by module; builtins apart)."""
+    packages: Counter = Counter()
+    for (file, _, _), (_, _, tottime, _, _) in stats.items():
+        where = _where(file)
+        if file == "~":
+            package = "builtins (str.join, dict.get...)"
+        elif where.startswith(("chalicelib/", "benchmarks/")):
+            package = "/".join(where.split("/")[:2])
+        elif file.startswith(SITE_PACKAGES):
+            package = where.split("/")[0]
+        else:
+            module = Path(where)
+            package = "stdlib " + (module.parent.name if module.stem == "__init__" else module.stem)
+        packages[package] += tottime
+    total = sum(packages.values())
+    say(
+        f"\n   Profile of ours, the whole cycle (cProfile on CPU time, {total * 1000 / cycles:.1f} ms a cycle):"
+        " own time by package"
+    )
+    shares = [f"{package} {seconds / total:.0%}" for package, seconds in packages.most_common(12)]
+    for start in range(0, len(shares), 6):
+        say("     " + ", ".join(shares[start : start + 6]))
+
+
+def print_profile(stats: dict, cycles: int, top: int = 25) -> None:
+    """Our layers alone (DynamoDB answered from memory): by cumulative and by own time, in ms a cycle as
+    cProfile sees them (inflated by it several times; compare rows, not with the figures above)."""
+    total = sum(tottime for _, _, tottime, _, _ in stats.values())
+
+    def name(key) -> str:
+        file, line, function = key
+        return f"{_where(file)}:{line}({function})" if line else function
+
+    rows = {key: value for key, value in stats.items() if "benchmarks/" not in key[0]}
+    say(f"\n   Profile of ours, DynamoDB answered from memory: {total * 1000 / cycles:.2f} ms a cycle profiled")
+    for title, column in (("by cumulative", 3), ("by own time", 2)):
+        say(f"   {title + ':':16} cum ms   own ms  calls/cycle  function")
+        ranked = sorted(rows.items(), key=lambda row: row[1][column], reverse=True)
+        for key, (_, ncalls, tottime, cumtime, _) in ranked[:top]:
+            cum, own = cumtime * 1000 / cycles, tottime * 1000 / cycles
+            say(f"   {'':14}{cum:7.3f}  {own:7.3f}  {ncalls / cycles:11.1f}  {name(key)}")
+
+
+# --- 5. keep-alive latency ------------------------------------------------------------------------
+
+
+def keep_alive_latency(services, port: int, requests: int = 200) -> None:
+    services.accounts.open("latency", "Latency")
+    body = {"bank_id": "latency", "price": 0}
+
+    def latency(connection, keep_alive: bool) -> float:
+        started = time.perf_counter()
+        status, _ = post(connection, "/check", body, keep_alive)
+        assert status == 200, status
+        return time.perf_counter() - started
+
+    kept = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for _ in range(10):
+        latency(kept, True)
+    on_kept = statistics.median(latency(kept, True) for _ in range(requests))
+    kept.close()
+
+    def on_new_connection() -> float:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            return latency(connection, False)
+        finally:
+            connection.close()
+
+    for _ in range(10):
+        on_new_connection()
+    on_new = statistics.median(on_new_connection() for _ in range(requests))
+    say(f"\n5. Sequential /check latency through the local server (median of {requests} requests)")
+    say(
+        f"   one kept-alive connection {on_kept * 1000:.1f} ms; a new connection per request {on_new * 1000:.1f} ms;"
+        f" ratio {on_kept / on_new:.2f}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each throughput run")
+    parser.add_argument("--threads", type=int, default=8, help="client threads of the throughput runs")
+    parser.add_argument("--cycles", type=int, default=300, help="cycles of the CPU section, each side")
+    parser.add_argument("--profile", action="store_true", help="print the top of the profile of our cycle")
+    parser.add_argument("--sections", default="12345", help="which sections to run, e.g. 4 (default: 12345)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(PROJECT_DIR))
     from local.dynamodb_local import DynamoDBLocal, free_port
 
-    with DynamoDBLocal() as database:
-        os.environ.update(
-            AWS_ENDPOINT_URL_DYNAMODB=database.endpoint,
-            AWS_ACCESS_KEY_ID="bench",
-            AWS_SECRET_ACCESS_KEY="bench",
-            AWS_DEFAULT_REGION="ap-northeast-1",
-            BANK_TABLE_PREFIX="bench-",
-            BANK_CONTEST_COMPAT="0",
-        )
-        from chalicelib.api import build_app
-        from chalicelib.services import Services
-        from chalicelib.store import tables
-        from local.server import build_server
+    stray = StrayOutput()
+    try:
+        with DynamoDBLocal() as database:
+            os.environ.update(
+                AWS_ENDPOINT_URL_DYNAMODB=database.endpoint,
+                AWS_ACCESS_KEY_ID="bench",
+                AWS_SECRET_ACCESS_KEY="bench",
+                AWS_DEFAULT_REGION="ap-northeast-1",
+                BANK_TABLE_PREFIX=TABLE_PREFIX,
+                BANK_CONTEST_COMPAT="0",
+                POWERTOOLS_METRICS_DISABLED="true",
+            )
+            from chalicelib.api import build_app
+            from chalicelib.services import Services
+            from chalicelib.settings import Settings
+            from chalicelib.store import tables
+            from chalicelib.store.transactions import Retrier
 
-        logging.getLogger("bank.access").setLevel(logging.WARNING)  # a line per request would drown the figures
-
-        services = Services.from_env()
-        tables.create_tables()
-        services.apps.create("bench", app_id=APP_ID)
-        port = free_port()
-        server = build_server(port, build_app(services))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        client = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        print(f"DynamoDB Local {database.endpoint}; app on http://127.0.0.1:{port}")
-        calls_per_endpoint(services, client)
-        import_time_ratio()
-        throughput(services, port, args.seconds, args.threads)
-        server.shutdown()
+            quiet_logs()
+            # After the imports: the Powertools logger keeps the real stdout, so its warnings still show.
+            sys.stdout = stray
+            probe = ContentionProbe()
+            services = Services(Settings.from_env(), retrier=Retrier(sleep=probe.sleep))
+            tables.create_tables()
+            services.apps.create("bench", app_id=APP_ID)
+            app = build_app(services)
+            app.register_middleware(probe.middleware, "http")
+            port = free_port()
+            server = quiet_server(port, app)
+            say(
+                f"Ledger and ISUBANK benchmarks: one run on {os.cpu_count()} CPUs, Python {platform.python_version()},"
+                " DynamoDB Local in memory"
+            )
+            sections = {
+                "1": lambda: calls_per_endpoint(services, port),
+                "2": import_time_ratio,
+                "3": lambda: throughput(services, probe, port, args.seconds, args.threads),
+                "4": lambda: cpu_per_cycle(services, args.cycles, args.profile),
+                "5": lambda: keep_alive_latency(services, port),
+            }
+            for number in args.sections:
+                sections[number]()
+            server.shutdown()
+    finally:
+        sys.stdout = FIGURES
+    if stray.lines:
+        print(f"(the app printed {stray.lines} lines on stdout despite the settings above; dropped)", file=sys.stderr)
 
 
 if __name__ == "__main__":

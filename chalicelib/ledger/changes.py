@@ -26,6 +26,11 @@ MAX_TRANSACTION_ITEMS = 100
 # The largest amount one movement may carry (a trillion yen); also keeps JSON numbers exact.
 MAX_AMOUNT = 10**12
 
+# Conditions that never change, built once (pynamodb conditions are immutable: `&` makes a new one).
+_ACCOUNT_EXISTS = Account.account_id.exists()
+_HELD_HAS_ROOM = size(Account.held) < MAX_HELD_BUCKETS
+_NEW_POSTING = Posting.posting_key.does_not_exist()
+
 
 def validate_amount(amount: int) -> None:
     if not -MAX_AMOUNT <= amount <= MAX_AMOUNT:
@@ -58,7 +63,7 @@ def bucket_expired(bucket: str, now_ms: int) -> bool:
 
 
 def held_buckets(account: Account) -> dict[str, int]:
-    return {bucket: int(amount) for bucket, amount in account.held.attribute_values.items()}
+    return account.held  # the account's own dict: read, never written
 
 
 def live_available(account: Account, now_ms: int) -> int:
@@ -142,7 +147,7 @@ class AccountChange:
 
     def add_to(self, transaction: TransactWrite) -> None:
         actions = []
-        condition = Account.account_id.exists()
+        condition = _ACCOUNT_EXISTS
         if self._balance_delta:
             actions.append(Account.balance.add(self._balance_delta))
         if self._available_delta:
@@ -162,7 +167,7 @@ class AccountChange:
             actions.append(Account.held[bucket].remove())
             condition &= Account.held[bucket] == amount
         if grows and self.read is None:
-            condition &= size(Account.held) < MAX_HELD_BUCKETS
+            condition &= _HELD_HAS_ROOM
         if self._postings:
             assert self.read is not None
             actions.append(Account.posting_seq.set(self._postings[-1].seq))
@@ -171,6 +176,8 @@ class AccountChange:
         if not actions:
             transaction.condition_check(Account, self.account_id, condition=condition)
             return
-        transaction.update(Account(self.account_id), actions=actions, condition=condition, add_version_condition=False)
+        # The update names the item by its key alone: the account read, or a bare key.
+        item = self.read if self.read is not None else Account(self.account_id)
+        transaction.update(item, actions=actions, condition=condition, add_version_condition=False)
         for posting in self._postings:
-            transaction.save(posting, condition=Posting.posting_key.does_not_exist())
+            transaction.save(posting, condition=_NEW_POSTING)

@@ -37,6 +37,8 @@ HOLD_LIFETIME = timedelta(minutes=5)
 HOLD_RETENTION = timedelta(days=30)
 
 PENDING, COMMITTED, CANCELLED = "pending", "committed", "cancelled"
+_NEW_HOLD = Hold.reserve_id.does_not_exist()
+_STILL_PENDING = Hold.status == PENDING
 
 
 class Holds:
@@ -77,7 +79,7 @@ class Holds:
 
             def build(transaction):
                 change.add_to(transaction)
-                transaction.save(hold, condition=Hold.reserve_id.does_not_exist())
+                transaction.save(hold, condition=_NEW_HOLD)
 
             write_transaction(build)
             return hold.reserve_id
@@ -145,7 +147,7 @@ class Holds:
                     transaction.update(
                         hold,
                         actions=[Hold.status.set(outcome), Hold.resolved_at.set(now)],
-                        condition=(Hold.status == PENDING) & (Hold.expires_at_ms > now_ms),
+                        condition=_STILL_PENDING & (Hold.expires_at_ms > now_ms),
                         add_version_condition=False,
                     )
                 for change in changes:

@@ -155,10 +155,10 @@ def test_expired_buckets_are_pruned_by_the_next_reading_write(bank, clock):
     clock.advance(seconds=1)
     reserve(bank, "alice", -20)
     clock.advance(minutes=10)
-    assert len(Account.get("alice").held.attribute_values) == 2
+    assert len(Account.get("alice").held) == 2
     bank.accounts.deposit("alice", 1, "入金")
     account = Account.get("alice")
-    assert account.held.attribute_values == {}
+    assert account.held == {}
     assert (account.balance, account.available) == (1001, 1001)
 
 
