@@ -13,6 +13,7 @@ timestamp. Counts made outside a request (the CLI, demo seeding) are not publish
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,18 @@ NAMESPACE = "Bank"
 logger = Logger(service=SERVICE)
 
 
+# One EMF provider per thread, cleared after each request: building one costs more than a request's
+# metrics themselves.
+_providers = threading.local()
+
+
+def _provider() -> AmazonCloudWatchEMFProvider:
+    provider = getattr(_providers, "provider", None)
+    if provider is None:
+        provider = _providers.provider = AmazonCloudWatchEMFProvider(namespace=NAMESPACE, service=SERVICE)
+    return provider
+
+
 @dataclass
 class RequestMetrics:
     counts: Counter[str] = field(default_factory=Counter)
@@ -39,12 +52,15 @@ class RequestMetrics:
     def emf(self) -> dict:
         """One EMF document: every metric under `service`, and under `service` + `status` when the status
         is known (so `Requests` and `Errors` split by status code)."""
-        provider = AmazonCloudWatchEMFProvider(namespace=NAMESPACE, service=SERVICE)
-        for name, value in self.counts.items():
-            provider.add_metric(name=name, unit=MetricUnit.Count, value=value)
-        if self.status is not None:
-            provider.add_dimensions(service=SERVICE, status=str(self.status))
-        return provider.serialize_metric_set()
+        provider = _provider()
+        try:
+            for name, value in self.counts.items():
+                provider.add_metric(name=name, unit=MetricUnit.Count, value=value)
+            if self.status is not None:
+                provider.add_dimensions(service=SERVICE, status=str(self.status))
+            return provider.serialize_metric_set()
+        finally:
+            provider.clear_metrics()
 
 
 _current: ContextVar[RequestMetrics | None] = ContextVar("request_metrics", default=None)
