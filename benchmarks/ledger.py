@@ -432,6 +432,7 @@ OURS = "ours, app(event, context): Chalice, middleware, ledger, pynamodb"
 BARE = "bare boto3 handler, the same calls"
 UNVALIDATED = "the same, parameter validation off as pynamodb"
 BUSY_BUCKETS = 300
+BLOCKS = 20
 
 
 @contextlib.contextmanager
@@ -509,9 +510,9 @@ def cpu_per_cycle(services, cycles: int, profile: bool) -> None:
         # Blocks of cycles, the sides taking turns, and the median block: a busy moment of the machine
         # lands on every side, and only in some blocks.
         blocks: dict[str, list[float]] = {label: [] for label in sides}
-        for _ in range(10):
+        for _ in range(BLOCKS):
             for label, cycle in sides.items():
-                blocks[label].append(cpu_ms(cycle, cycles // 10))
+                blocks[label].append(cpu_ms(cycle, cycles // BLOCKS))
         ms = {label: statistics.median(values) for label, values in blocks.items()}
         if profile:
             whole = profile_cycles(sides[OURS], cycles)
@@ -520,8 +521,9 @@ def cpu_per_cycle(services, cycles: int, profile: bool) -> None:
                 in_memory = [cpu_ms(sides[OURS], cycles * 3), cpu_ms(sides[BARE], cycles * 3)]
                 layers = profile_cycles(sides[OURS], cycles * 3)
 
-    say(f"\n4. CPU per reserve+commit cycle in process, one thread ({cycles} cycles each after warm-up, median of 10")
-    say("   blocks; logs and metrics on, to /dev/null; process_time of this process, not DynamoDB Local's JVM)")
+    say(f"\n4. CPU per reserve+commit cycle in process, one thread ({cycles} cycles each after warm-up, in {BLOCKS}")
+    say("   blocks taking turns, median block; logs and metrics on, to /dev/null; process_time of this process,")
+    say("   so not DynamoDB Local's JVM)")
     say(f"   {OURS:66} {ms[OURS]:5.1f} ms")
     for label in (BARE, UNVALIDATED):
         say(f"   {label:66} {ms[label]:5.1f} ms  ours / this: {ms[OURS] / ms[label]:.2f}")
