@@ -1,13 +1,16 @@
 """Figures for the ledger and ISUBANK (a script that prints, never a timed test).
 
-    make bench            # or: .venv/bin/python -m benchmarks.ledger --seconds 5 --threads 8 --cycles 300 --profile
+    make bench                           # all sections
+    make bench BENCH_ARGS="--sections 4 --profile"
+    .venv/bin/python -m benchmarks.ledger --seconds 5 --threads 8 --cycles 300 --profile
 
 1. DynamoDB calls and consumed capacity per endpoint, app-id lookup included, on a warm process;
 2. import time of app.py against a bare Chalice app that imports boto3 (ratio, one run);
 3. reserve+commit cycles per second through the app over HTTP, on one hot account and spread over many
    accounts, and where a cycle's time goes (conflicts, backoff, DynamoDB calls, the rest);
 4. CPU per reserve+commit cycle in process, the app called as Lambda calls it, against a bare boto3
-   handler making the same DynamoDB calls (`--profile`: the top of the app's profile);
+   handler making the same DynamoDB calls (benchmarks/bare.py), on a fresh and on a busy account
+   (`--profile`: the whole cycle by package, then our layers alone, DynamoDB answered from memory);
 5. sequential /check latency through the local server, on one kept-alive connection and on a new
    connection per request.
 
@@ -428,6 +431,8 @@ def reserve_commit(handler, bank_id: str) -> None:
 OURS = "ours, app(event, context): Chalice, middleware, ledger, pynamodb"
 BARE = "bare boto3 handler, the same calls"
 UNVALIDATED = "the same, parameter validation off as pynamodb"
+BUSY_BUCKETS = 300
+BLOCKS = 20
 
 
 @contextlib.contextmanager
@@ -448,6 +453,34 @@ def production_telemetry():
             logger.registered_handler.setStream(stream)
 
 
+def open_busy_account(services, bank_id: str) -> None:
+    """An account as one taking a hold every second has: a held bucket for each of the next 300 seconds
+    (at 0, their holds settled, so the balance is untouched; they expire and are pruned as it runs)."""
+    from chalicelib.store.models import Account
+
+    services.accounts.open(bank_id, bank_id)
+    services.accounts.deposit(bank_id, 10**11, "入金")
+    now = int(time.time())
+    Account(bank_id).update(actions=[Account.held.set({str(now + s): 0 for s in range(1, BUSY_BUCKETS + 1)})])
+
+
+def same_calls(services, sides: dict, bare_handlers: list) -> tuple[list[str], list[str]]:
+    """Ours' calls in one warm cycle, and the calls of any bare handler that makes others (once told
+    whether ours looks the app up on every request)."""
+    with CallRecorder(dynamodb_client(services)) as recorder:
+        ours = [str(call) for call in recorder.measure(sides[OURS])]
+        app_lookups = any(call.app_lookup for call in recorder.calls)
+    differing = []
+    for label, handler in bare_handlers:
+        handler.app_lookups = app_lookups
+        for _ in range(20):
+            sides[label]()
+        with CallRecorder(handler.client) as recorder:
+            if [str(call) for call in recorder.measure(sides[label])] != ours:
+                differing.append(", ".join(map(str, recorder.calls)))
+    return ours, differing
+
+
 def cpu_per_cycle(services, cycles: int, profile: bool) -> None:
     from botocore.config import Config
 
@@ -457,56 +490,50 @@ def cpu_per_cycle(services, cycles: int, profile: bool) -> None:
     app = build_app(services)
     services.accounts.open("cpu", "CPU")
     services.accounts.deposit("cpu", 10**11, "入金")
+    open_busy_account(services, "cpu-busy")
     bare = BareHandler(TABLE_PREFIX, services.settings.region)
     # pynamodb turns botocore's parameter validation off; the same handler with the same client setting
     # isolates what our layers cost.
     unvalidated = BareHandler(TABLE_PREFIX, services.settings.region, Config(parameter_validation=False))
+    ours_handler = functools.partial(app, context=LAMBDA_CONTEXT)
     sides = {
-        OURS: functools.partial(reserve_commit, lambda event: app(event, LAMBDA_CONTEXT), "cpu"),
+        OURS: functools.partial(reserve_commit, ours_handler, "cpu"),
         BARE: functools.partial(reserve_commit, bare.handler, "cpu"),
         UNVALIDATED: functools.partial(reserve_commit, unvalidated.handler, "cpu"),
+        "ours busy": functools.partial(reserve_commit, ours_handler, "cpu-busy"),
+        "bare busy": functools.partial(reserve_commit, bare.handler, "cpu-busy"),
     }
-    ours = sides[OURS]
-
     with production_telemetry():
         for _ in range(20):
-            ours()
-        with CallRecorder(dynamodb_client(services)) as recorder:
-            ours_calls = [str(call) for call in recorder.measure(ours)]
-            app_lookups = any(call.app_lookup for call in recorder.calls)
-        differing = []
-        for handler, cycle in ((bare, sides[BARE]), (unvalidated, sides[UNVALIDATED])):
-            handler.app_lookups = app_lookups  # as many app-id GetItems as ours makes
-            for _ in range(20):
-                cycle()
-            with CallRecorder(handler.client) as recorder:
-                if [str(call) for call in recorder.measure(cycle)] != ours_calls:
-                    differing.append(", ".join(map(str, recorder.calls)))
-
-        cpu = dict.fromkeys(sides, 0.0)
-        rounds = 10  # alternated, so that drift weighs on every side
-        for _ in range(rounds):
+            sides[OURS]()
+        calls, differing = same_calls(services, sides, [(BARE, bare), (UNVALIDATED, unvalidated)])
+        # Blocks of cycles, the sides taking turns, and the median block: a busy moment of the machine
+        # lands on every side, and only in some blocks.
+        blocks: dict[str, list[float]] = {label: [] for label in sides}
+        for _ in range(BLOCKS):
             for label, cycle in sides.items():
-                started = time.process_time()
-                for _ in range(cycles // rounds):
-                    cycle()
-                cpu[label] += time.process_time() - started
-        ms = {label: seconds * 1000 / (cycles // rounds * rounds) for label, seconds in cpu.items()}
+                blocks[label].append(cpu_ms(cycle, cycles // BLOCKS))
+        ms = {label: statistics.median(values) for label, values in blocks.items()}
         if profile:
-            whole = profile_cycles(ours, cycles)
+            whole = profile_cycles(sides[OURS], cycles)
             clients = (dynamodb_client(services), bare.client)
-            with canned_dynamodb(clients[0], ours), canned_dynamodb(clients[1], sides[BARE]):
-                in_memory = [cpu_ms(ours, cycles * 3), cpu_ms(sides[BARE], cycles * 3)]
-                layers = profile_cycles(ours, cycles * 3)
+            with canned_dynamodb(clients[0], sides[OURS]), canned_dynamodb(clients[1], sides[BARE]):
+                in_memory = [cpu_ms(sides[OURS], cycles * 3), cpu_ms(sides[BARE], cycles * 3)]
+                layers = profile_cycles(sides[OURS], cycles * 3)
 
-    say(f"\n4. CPU per reserve+commit cycle in process, one thread ({cycles} cycles each after warm-up; logs and")
-    say("   metrics on, to /dev/null; process_time of this process: DynamoDB Local's JVM is not counted)")
+    say(f"\n4. CPU per reserve+commit cycle in process, one thread ({cycles} cycles each after warm-up, in {BLOCKS}")
+    say("   blocks taking turns, median block; logs and metrics on, to /dev/null; process_time of this process,")
+    say("   so not DynamoDB Local's JVM)")
     say(f"   {OURS:66} {ms[OURS]:5.1f} ms")
     for label in (BARE, UNVALIDATED):
         say(f"   {label:66} {ms[label]:5.1f} ms  ours / this: {ms[OURS] / ms[label]:.2f}")
-    say(f"   calls a cycle, each side: {', '.join(ours_calls)}")
-    for calls in differing:
-        say(f"   A BARE HANDLER MADE OTHER CALLS: {calls}")
+    say(
+        f"   on a busy account ({BUSY_BUCKETS} live held buckets): ours {ms['ours busy']:.1f} ms, bare"
+        f" {ms['bare busy']:.1f} ms, ratio {ms['ours busy'] / ms['bare busy']:.2f}"
+    )
+    say(f"   calls a cycle, each side: {', '.join(calls)}")
+    for other in differing:
+        say(f"   A BARE HANDLER MADE OTHER CALLS: {other}")
     if profile:
         say(
             f"   with DynamoDB answered from memory at botocore's _make_api_call (no botocore, no HTTP): ours"
