@@ -83,17 +83,12 @@ def quiet_logs() -> None:
 
 
 def quiet_server(port: int, app):
-    """The local server (local.server.build_server) without its access log, serving on a daemon thread.
-
-    The access log is BaseHTTPRequestHandler.log_message, one stderr line per request; and
-    LocalDevServer.serve_forever prints "Serving on ..." from its own thread, in the middle of our lines.
-    """
+    """The local server (local.server.build_server) serving on a daemon thread. Its access log (`bank.access`)
+    is quiet by `quiet_logs`; and LocalDevServer.serve_forever would print "Serving on ..." from its own
+    thread, in the middle of our lines, so the socket server is served directly."""
     from local.server import build_server
 
     server = build_server(port, app)
-    handler = server.server.RequestHandlerClass  # functools.partial(handler class, app_object=, config=)
-    quiet = type("QuietHandler", (handler.func,), {"log_message": lambda self, *args: None})
-    server.server.RequestHandlerClass = functools.partial(quiet, *handler.args, **handler.keywords)
     threading.Thread(target=server.server.serve_forever, daemon=True).start()
     return server
 
@@ -633,35 +628,16 @@ def print_profile(stats: dict, cycles: int, top: int = 25) -> None:
 
 
 def keep_alive_latency(services, port: int, requests: int = 200) -> None:
+    from local.latency import sequential_latency
+
     services.accounts.open("latency", "Latency")
-    body = {"bank_id": "latency", "price": 0}
-
-    def latency(connection, keep_alive: bool) -> float:
-        started = time.perf_counter()
-        status, _ = post(connection, "/check", body, keep_alive)
-        assert status == 200, status
-        return time.perf_counter() - started
-
-    kept = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    for _ in range(10):
-        latency(kept, True)
-    on_kept = statistics.median(latency(kept, True) for _ in range(requests))
-    kept.close()
-
-    def on_new_connection() -> float:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        try:
-            return latency(connection, False)
-        finally:
-            connection.close()
-
-    for _ in range(10):
-        on_new_connection()
-    on_new = statistics.median(on_new_connection() for _ in range(requests))
+    body = json.dumps({"bank_id": "latency", "price": 0}).encode()
+    headers = {"Authorization": f"Bearer {APP_ID}"}
+    latency = sequential_latency(f"http://127.0.0.1:{port}", "POST", "/check", body, headers, requests)
     say(f"\n5. Sequential /check latency through the local server (median of {requests} requests)")
     say(
-        f"   one kept-alive connection {on_kept * 1000:.1f} ms; a new connection per request {on_new * 1000:.1f} ms;"
-        f" ratio {on_kept / on_new:.2f}"
+        f"   one kept-alive connection {latency.kept_alive_ms:.1f} ms; a new connection per request"
+        f" {latency.new_connection_ms:.1f} ms; ratio {latency.kept_alive_ms / latency.new_connection_ms:.2f}"
     )
 
 
