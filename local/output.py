@@ -1,9 +1,10 @@
 """What the local server writes: every line of its stdout and stderr is one record, whole.
 
-Its request threads write through several writers: the app's JSON log (a logging handler with its own
-lock), EMF metrics (`print`, which writes the text and then the newline, so two threads can glue two
-objects onto one line) and the access log. `install` puts a `LineWriter` in front of both streams, so
-that each complete line leaves in one write under one lock whoever writes it.
+Its request threads write through several writers: the app's JSON log and EMF metrics (through the
+Powertools handler, under its lock), the access log (another handler, another lock) and whatever a
+library prints (`print` writes the text and then the newline, so two threads can glue two lines).
+`install` puts a `LineWriter` in front of both streams, so that each complete line leaves in one write
+under one lock whoever writes it.
 """
 
 from __future__ import annotations

@@ -67,8 +67,9 @@ class Operation:
         if len(raw) > MAX_BODY_BYTES:
             raise MalformedRequest()
         try:
-            return msgspec.json.decode(raw, type=self.request)
-        # A lone surrogate escape is a DecodeError; invalid UTF-8 a UnicodeDecodeError.
+            # Decoded first: msgspec skips the members a model does not name without checking their UTF-8.
+            # A lone surrogate escape is a DecodeError.
+            return msgspec.json.decode(raw.decode("utf-8"), type=self.request)
         except (msgspec.DecodeError, UnicodeDecodeError):
             raise MalformedRequest() from None
 

@@ -149,6 +149,27 @@ def test_malformed_json(client, path, raw):
     assert call(client, path, None, raw=raw) == (400, INVALID)
 
 
+VALID_BODIES = {
+    "/check": '{"bank_id": "alice", "price": 1}',
+    "/reserve": '{"bank_id": "alice", "price": -1}',
+    "/commit": '{"reserve_ids": [1]}',
+    "/cancel": '{"reserve_ids": [1]}',
+}
+VALID_ANSWERS = {"/check": 200, "/reserve": 200, "/commit": 404, "/cancel": 404}
+
+
+@pytest.mark.parametrize("path", list(VALID_BODIES))
+def test_bodies_that_are_not_utf8_or_too_large_are_invalid(client, path):
+    from chalicelib.api.http import MAX_BODY_BYTES
+
+    body = VALID_BODIES[path]
+    # An invalid UTF-8 byte in a member that is otherwise ignored.
+    assert call(client, path, None, raw=body[:-1].encode() + b', "note": "\xff"}') == (400, INVALID)
+    padding = " " * (MAX_BODY_BYTES - len(body) + 1)  # whitespace is valid JSON: only the size is wrong
+    assert call(client, path, None, raw=body + padding) == (400, INVALID)
+    assert call(client, path, None, raw=body + padding[1:])[0] == VALID_ANSWERS[path]  # at the limit: read
+
+
 def test_wrong_method_is_json_405(client):
     response = client.http.get("/reserve")
     assert response.status_code == 405

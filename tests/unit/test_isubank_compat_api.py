@@ -46,6 +46,17 @@ def test_unknown_bank_id(client):
     assert (response.status_code, json.loads(response.body)) == (400, {"error": "paramater invalid"})
 
 
+@pytest.mark.parametrize("query", ["bank_id=", "bank_id=" + "x" * 129, "other=alice"])
+def test_credit_refuses_a_bad_bank_id(client, query):
+    response = client.http.get(f"/credit?{query}")
+    assert (response.status_code, json.loads(response.body)) == (400, {"error": "paramater invalid"})
+
+
+def test_credit_reads_a_bank_id_of_the_longest_length(client):
+    response = client.http.get("/credit?bank_id=" + "x" * 128)
+    assert (response.status_code, json.loads(response.body)) == (404, {"error": "bank_id not found"})
+
+
 def test_unknown_app_id_is_registered_on_first_use(client):
     post(client, "/register", {"bank_id": "dave"})
     headers = {"Authorization": "Bearer brand-new-app"}
