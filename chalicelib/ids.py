@@ -16,5 +16,8 @@ class IdGenerator:
     def secret(self) -> str:
         return secrets.token_urlsafe(32)
 
+    def api_key(self) -> str:
+        return secrets.token_hex(16)
+
     def account_number(self) -> str:
         return f"{secrets.randbelow(10**7):07d}"

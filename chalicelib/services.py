@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from chalicelib.auth.apps import AppRegistry
+from chalicelib.auth.clients import Clients
+from chalicelib.auth.logins import Logins
+from chalicelib.auth.tokens import Tokens
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.ids import IdGenerator
 from chalicelib.ledger.accounts import Accounts
@@ -26,6 +29,9 @@ class Services:
         self.accounts = Accounts(self.clock, self.ids, self.retrier)
         self.holds = Holds(self.clock, self.ids, self.retrier)
         self.apps = AppRegistry(self.clock, self.ids, self.retrier)
+        self.clients = Clients(self.clock, self.ids, self.retrier)
+        self.tokens = Tokens(self.clock, self.ids, self.retrier)
+        self.logins = Logins(self.clock, self.clients, self.tokens, self.retrier)
 
     @classmethod
     def from_env(cls) -> Services:

@@ -49,6 +49,11 @@ class Operation:
     request_examples: dict[str, tuple[str, Any]] = field(default_factory=dict)  # name -> (summary, value)
     ok_example: Any = None
     ok_media: str = "application/json"
+    ok_status: int = 200
+    ok_headers: tuple[str, ...] = ()  # names in the document's components.headers, besides X-Request-Id
+    error_body: type[msgspec.Struct] | None = None  # the API's error model; None: `{"error": ...}`
+    error_media: str = "application/json"  # text/html: the errors are pages
+    request_media: str = "application/json"
     contest_compat: bool = False
     # Read the body whatever Content-Type says (so `curl -d` works); off, Chalice answers 415 to a
     # Content-Type other than application/json.

@@ -5,7 +5,7 @@ Chalice renders those as {"Code", "Message"}; the APIs promise their own shape o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalice import Blueprint, Response
@@ -44,7 +44,12 @@ def _is_framework_error(response: Response) -> bool:
     return isinstance(response.body, dict) and set(response.body) == {"Code", "Message"}
 
 
-def blueprint() -> Blueprint:
+def _shared_shape(status: int) -> Response:
+    return error_response(status, FRAMEWORK_ERRORS.get(status, BAD_REQUEST).message)
+
+
+def blueprint(shapes: Mapping[str, Callable[[int], Response]]) -> Blueprint:
+    """`shapes`: for the paths of an API with an error shape of its own, how to render a status in it."""
     bp = Blueprint(__name__)
 
     @bp.middleware("http")
@@ -52,8 +57,8 @@ def blueprint() -> Blueprint:
         response = get_response(event)
         if not _is_framework_error(response):
             return response
-        status = response.status_code
-        answer = error_response(status, FRAMEWORK_ERRORS.get(status, BAD_REQUEST).message)
+        render = shapes.get((event.context or {}).get("resourcePath"), _shared_shape)
+        answer = render(response.status_code)
         if "Allow" in response.headers:
             answer.headers["Allow"] = response.headers["Allow"]
         return answer

@@ -16,11 +16,17 @@ from typing import Any
 
 import msgspec
 
-from chalicelib.api import docs, isubank, isubank_compat
+from chalicelib.api import bank, docs, isubank, isubank_compat, login_page
 from chalicelib.api.contract import ApiError, Operation
 from chalicelib.api.models.common import Error
 
-OPERATIONS: tuple[Operation, ...] = (*isubank.OPERATIONS, *isubank_compat.OPERATIONS, *docs.OPERATIONS)
+OPERATIONS: tuple[Operation, ...] = (
+    *isubank.OPERATIONS,
+    *isubank_compat.OPERATIONS,
+    *bank.OPERATIONS,
+    *login_page.OPERATIONS,
+    *docs.OPERATIONS,
+)
 
 INFO = {
     "title": "Bank API",
@@ -87,13 +93,46 @@ HEADERS = {
     "Retry-After": {
         "description": "Seconds to wait before retrying.",
         "required": True,
-        "schema": {"type": "integer", "const": 1},
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "Cache-Control": {
+        "description": "`no-store`: tokens and account data are never cached on the way.",
+        "required": True,
+        "schema": {"type": "string", "const": "no-store"},
+    },
+    "Pragma": {
+        "description": "`no-cache`, for HTTP/1.0 caches (RFC 6749 section 5.1).",
+        "required": True,
+        "schema": {"type": "string", "const": "no-cache"},
+    },
+    "Location": {
+        "description": "The app's `redirect_uri` with `auth_token` (and `state`) added to its query.",
+        "required": True,
+        "schema": {"type": "string", "format": "uri"},
+    },
+    "Content-Security-Policy": {
+        "description": "No script, no external resource, no framing; the form posts only here (and its redirect"
+        " goes only to the app's origin).",
+        "required": True,
+        "schema": {"type": "string", "pattern": "frame-ancestors 'none'"},
+    },
+    "Set-Cookie": {
+        "description": "The page's CSRF cookie, `__Host-bank-login-csrf` (Secure, HttpOnly, SameSite=Strict).",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^__Host-bank-login-csrf="},
+    },
+    "WWW-Authenticate": {
+        "description": 'The bearer challenge (RFC 6750): `Bearer realm="bank", error="<the error code>"`; on a 403'
+        ' `error="insufficient_scope", scope="read"`.',
+        "required": True,
+        "schema": {"type": "string", "pattern": "^Bearer realm="},
     },
 }
 REQUEST_BODY = (
     "A JSON object. The body is read as JSON whatever the `Content-Type` says (so `curl -d` works); members not"
     " listed are ignored."
 )
+FORM_BODY = "An HTML form's fields (`application/x-www-form-urlencoded`), each at most once."
 SCHEMA_REF = "#/components/schemas/{name}"
 
 
@@ -109,19 +148,34 @@ def _headers(names: Iterable[str]) -> dict[str, Any]:
     return {name: _ref("headers", _header_component(name)) for name in ("X-Request-Id", *names)}
 
 
-def _error_response(errors: list[ApiError]) -> dict[str, Any]:
+def _error_example(error: ApiError, body: type) -> dict[str, str]:
+    if body is Error:
+        return {"error": error.message}
+    return {"error": error.message, "error_description": error.description.rstrip(".").replace("`", "")}
+
+
+def _page_error_response(errors: list[ApiError]) -> dict[str, Any]:
+    return {
+        "description": " ".join(f"{error.description}." for error in errors),
+        "headers": _headers(()),
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    }
+
+
+def _error_response(errors: list[ApiError], body: type) -> dict[str, Any]:
     headers = [name for error in errors for name in error.headers]
     messages = list(dict.fromkeys(error.message for error in errors))
+    examples = {}
+    for error in errors:
+        name = re.sub(r"\W+", "_", f"{error.message} {error.description if body is not Error else ''}")
+        examples.setdefault(name.strip("_")[:60], {"summary": error.message, "value": _error_example(error, body)})
     return {
-        "description": " ".join(f"`{error.message}`: {error.description}." for error in errors),
+        "description": " ".join(f"`{error.message}`: {error.description.rstrip('.')}." for error in errors),
         "headers": _headers(dict.fromkeys(headers)),
         "content": {
             "application/json": {
-                "schema": {"allOf": [_ref("schemas", "Error"), {"properties": {"error": {"enum": messages}}}]},
-                "examples": {
-                    re.sub(r"\W+", "_", message).strip("_"): {"summary": message, "value": {"error": message}}
-                    for message in messages
-                },
+                "schema": {"allOf": [_ref("schemas", body.__name__), {"properties": {"error": {"enum": messages}}}]},
+                "examples": examples,
             }
         },
     }
@@ -138,7 +192,8 @@ class _Builder:
             paths.setdefault(operation.path, {})[operation.method.lower()] = self.operation(operation)
         models = {Error}
         for operation in self.operations:
-            models |= {model for model in (operation.request, operation.ok_body) if model is not None}
+            bodies = (operation.request, operation.ok_body, operation.error_body)
+            models |= {model for model in bodies if model is not None}
         _, schemas = msgspec.json.schema_components(sorted(models, key=lambda m: m.__name__), ref_template=SCHEMA_REF)
         return {
             "openapi": "3.1.0",
@@ -171,8 +226,8 @@ class _Builder:
                 }
             result["requestBody"] = {
                 "required": True,
-                "description": REQUEST_BODY,
-                "content": {"application/json": media},
+                "description": REQUEST_BODY if operation.request_media == "application/json" else FORM_BODY,
+                "content": {operation.request_media: media},
             }
         result["responses"] = self.operation_responses(operation)
         return result
@@ -195,20 +250,27 @@ class _Builder:
         ok_media: dict[str, Any] = {"schema": ok_schema}
         if operation.ok_example is not None:
             ok_media["example"] = operation.ok_example
-        responses: dict[str, Any] = {
-            "200": {"description": operation.ok, "headers": _headers(()), "content": {operation.ok_media: ok_media}}
-        }
+        ok: dict[str, Any] = {"description": operation.ok, "headers": _headers(operation.ok_headers)}
+        if operation.ok_status != 303:
+            ok["content"] = {operation.ok_media: ok_media}
+        responses: dict[str, Any] = {str(operation.ok_status): ok}
+        error_body = operation.error_body or Error
         by_status: dict[int, list[ApiError]] = {}
         for error in operation.errors:
             by_status.setdefault(error.status, []).append(error)
         for status, errors in sorted(by_status.items()):
             if len(errors) == 1 and errors[0].component:
                 error = errors[0]
-                self.responses[error.component] = {**_error_response(errors), "description": error.description}
+                self.responses[error.component] = {
+                    **_error_response(errors, error_body),
+                    "description": error.description,
+                }
                 responses[str(status)] = _ref("responses", error.component)
+            elif operation.error_media == "text/html":
+                responses[str(status)] = _page_error_response(errors)
             else:
                 assert not any(error.component for error in errors), f"shared {status} mixed with others"
-                responses[str(status)] = _error_response(errors)
+                responses[str(status)] = _error_response(errors, error_body)
         return responses
 
 

@@ -10,9 +10,11 @@ from collections.abc import Mapping
 from pynamodb.attributes import (
     Attribute,
     BooleanAttribute,
+    ListAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection, TableConnection
@@ -86,6 +88,8 @@ class Customer(_BankModel):
     customer_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
+    # The end user's login (the bank common API); an Argon2 hash, absent for a user without one.
+    password_hash = UnicodeAttribute(null=True)
 
 
 class Account(_BankModel):
@@ -162,4 +166,86 @@ class App(_BankModel):
     auto_registered = BooleanAttribute(default=False)
 
 
-ALL_MODELS: tuple[type[Model], ...] = (Customer, Account, Hold, Posting, App)
+class ApiClient(_BankModel):
+    """A fintech app registered for the bank common API. Its api_key is public (it travels in login
+    URLs); its password is stored only as an Argon2 hash."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "clients"
+
+    api_key = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    password_hash = UnicodeAttribute()
+    redirect_uris = ListAttribute(of=UnicodeAttribute)  # compared by exact string match
+    grants = UnicodeSetAttribute()
+    password_login = BooleanAttribute(default=False)  # may use the REST login (`POST /auth/login`)
+    created_at = UTCDateTimeAttribute()
+
+
+class Token(_BankModel):
+    """An issued token of the bank common API: system, auth, access or refresh. Only its SHA-256 is
+    stored. A token is valid while now < expires_at_ms and it is neither spent nor revoked, whatever
+    TTL has or has not deleted."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "tokens"
+
+    token_hash = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()  # system | auth | access | refresh
+    api_key = UnicodeAttribute()
+    customer_id = UnicodeAttribute(null=True)  # the end user (all but system tokens)
+    grants = UnicodeSetAttribute()
+    # Access and refresh tokens: the sign-in they descend from. An auth token: the family its exchange
+    # started (so that a replayed auth token can revoke what it was exchanged for).
+    family_id = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    expires_at_ms = NumberAttribute()
+    spent_at = UTCDateTimeAttribute(null=True)  # an auth token exchanged, a refresh token rotated
+    revoked_at = UTCDateTimeAttribute(null=True)
+    purge_at = TTLAttribute()
+
+
+class UserGrant(_BankModel):
+    """What one end user has granted one client: the one live access and refresh token pair.
+
+    Issuing a pair replaces the previous one and revokes it in the same transaction, so a token is
+    checked with one read of its own item."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "user_grants"
+
+    api_key = UnicodeAttribute(hash_key=True)
+    customer_id = UnicodeAttribute(range_key=True)
+    family_id = UnicodeAttribute()
+    access_hash = UnicodeAttribute()
+    access_expires_at_ms = NumberAttribute()
+    refresh_hash = UnicodeAttribute()
+    refresh_expires_at_ms = NumberAttribute()
+    updated_at = UTCDateTimeAttribute()
+    purge_at = TTLAttribute()
+
+
+class LoginThrottle(_BankModel):
+    """Failed sign-ins of one login id (whether or not such a user exists), and its lock."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "login_throttles"
+
+    login_id = UnicodeAttribute(hash_key=True)
+    failures = NumberAttribute(default=0)
+    last_failure_ms = NumberAttribute(default=0)
+    locked_until_ms = NumberAttribute(default=0)
+    purge_at = TTLAttribute()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    Customer,
+    Account,
+    Hold,
+    Posting,
+    App,
+    ApiClient,
+    Token,
+    UserGrant,
+    LoginThrottle,
+)

@@ -16,6 +16,7 @@ class ManualClock:
         with self._lock:
             return self._now
 
-    def advance(self, **delta: float) -> None:
+    def advance(self, delta: timedelta | None = None, **parts: float) -> None:
+        """Move forward by `delta`, or by timedelta's keywords (`minutes=3`)."""
         with self._lock:
-            self._now += timedelta(**delta)
+            self._now += (delta or timedelta()) + timedelta(**parts)
