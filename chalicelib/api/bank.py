@@ -326,7 +326,7 @@ STATEMENT_ERRORS = (
     NOT_FOUND.when("no account with this `account_id` among the user's (another user's account is not found too)"),
     *COMMON_ERRORS,
 )
-USER_TOKEN_NEEDED = (
+END_USER_ONLY = (
     "\n\n`Authorization: Bearer <access_token>` of the end user, with the `read` grant. The user sees only their own"
     " accounts; a system token is 403."
 )
@@ -353,7 +353,7 @@ ACCOUNTS = Operation(
     "AccountInfo",
     summary="The end user's accounts",
     description="The user's accounts, 200 a page: the ordinary account that ISUBANK reserves and commits on (`id` is"
-    " the user's `bank_id`), and card accounts (`account_type1: cc`)." + USER_TOKEN_NEEDED,
+    " the user's `bank_id`), and card accounts (`account_type1: cc`)." + END_USER_ONLY,
     query=PageQuery,
     security="accessToken",
     ok="A page of accounts.",
@@ -371,7 +371,7 @@ TRANSACTIONS = Operation(
     description="The postings of the account whose Japan-time day is within `start_date`..`end_date` (inclusive),"
     " oldest first, 200 a page: ISUBANK commits, deposits and card movements. `amount` is signed, `balance` is the"
     " balance after it, `date` the instant it was posted. Cancelled reserves never posted, so they are not listed."
-    + USER_TOKEN_NEEDED,
+    + END_USER_ONLY,
     query=StatementQuery,
     security="accessToken",
     ok="A page of transactions.",
@@ -389,7 +389,7 @@ BALANCES = Operation(
     description="One entry per Japan-time calendar day of `start_date`..`end_date` (inclusive) up to today, 200 a"
     " page: the balance after the day's last posting; a day without postings carries the day before's; days before"
     " the account's first posting are 0. `date` is the day's first instant, `YYYY-MM-DDT00:00:00+09:00`; today's"
-    " entry is the balance so far." + USER_TOKEN_NEEDED,
+    " entry is the balance so far." + END_USER_ONLY,
     query=StatementQuery,
     security="accessToken",
     ok="A page of daily balances.",
