@@ -16,6 +16,9 @@ class Settings:
     region: str
     # The contest's operator routes and admission of unknown app ids (see README, "Contest compatibility").
     contest_compat: bool
+    # The bank as its statements and branch lists name it (a Zengin-style 4-digit code).
+    bank_code: str = "9999"
+    bank_name: str = "いすばんく銀行"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -25,4 +28,6 @@ class Settings:
             table_prefix=env.get("BANK_TABLE_PREFIX", f"bank-{stage}-"),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "ap-northeast-1",
             contest_compat=env.get("BANK_CONTEST_COMPAT", "").strip().lower() in _TRUE,
+            bank_code=env.get("BANK_CODE", "9999"),
+            bank_name=env.get("BANK_NAME", "いすばんく銀行"),
         )
