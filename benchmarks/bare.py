@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import boto3
 from botocore.config import Config
@@ -18,6 +18,7 @@ from botocore.config import Config
 HOLD_LIFETIME_MS = 5 * 60 * 1000
 HOLD_RETENTION_S = 30 * 24 * 3600
 JSON_HEADERS = {"Content-Type": "application/json"}
+JST = timezone(timedelta(hours=9))
 
 
 def _iso(now: datetime) -> str:
@@ -29,7 +30,9 @@ class BareHandler:
 
     def __init__(self, table_prefix: str, region: str, config: Config | None = None) -> None:
         self.client = boto3.client("dynamodb", region_name=region, config=config)
-        self.tables = {name: table_prefix + name for name in ("apps", "accounts", "holds", "postings")}
+        self.tables = {
+            name: table_prefix + name for name in ("apps", "accounts", "holds", "postings", "daily_balances")
+        }
         # As many app-id GetItems as the app makes: one a request, or none once its cache is warm.
         self.app_lookups = True
         self._apps: dict[str, str] = {}
@@ -115,14 +118,16 @@ class BareHandler:
         seq = int(account["posting_seq"]["N"]) + 1
         posted_ms = max(now_ms, int(account["last_posted_ms"]["N"]))
         bucket = str(int(hold["expires_at_ms"]["N"]) // 1000)
+        balance_after = str(int(account["balance"]["N"]) + amount)
+        day = datetime.fromtimestamp(posted_ms / 1000, JST).date().isoformat()
         posting = {
             "account_id": {"S": account_id},
-            "posting_key": {"S": f"{posted_ms:013d}#{seq:012d}"},
             "seq": {"N": str(seq)},
             "amount": {"N": str(amount)},
-            "balance_after": {"N": str(int(account["balance"]["N"]) + amount)},
+            "balance_after": {"N": balance_after},
             "description": {"S": hold["description"]["S"]},
             "posted_at": {"S": _iso(now)},
+            "posted_ms": {"N": str(posted_ms)},
             "reserve_id": {"N": str(reserve_id)},
         }
         self.client.transact_write_items(
@@ -132,7 +137,7 @@ class BareHandler:
                         "TableName": self.tables["postings"],
                         "Item": posting,
                         "ConditionExpression": "attribute_not_exists (#0)",
-                        "ExpressionAttributeNames": {"#0": "posting_key"},
+                        "ExpressionAttributeNames": {"#0": "seq"},
                     }
                 },
                 {
@@ -171,6 +176,19 @@ class BareHandler:
                             ":3": {"N": str(seq)},
                             ":4": {"N": str(posted_ms)},
                             ":5": {"N": str(amount)},
+                        },
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self.tables["daily_balances"],
+                        "Key": {"account_id": {"S": account_id}, "day": {"S": day}},
+                        "UpdateExpression": "SET #0 = :0, #1 = :1, #2 = if_not_exists (#2, :2)",
+                        "ExpressionAttributeNames": {"#0": "closing", "#1": "last_seq", "#2": "first_seq"},
+                        "ExpressionAttributeValues": {
+                            ":0": {"N": balance_after},
+                            ":1": {"N": str(seq)},
+                            ":2": {"N": str(seq)},
                         },
                     }
                 },

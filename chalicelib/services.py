@@ -11,7 +11,9 @@ from chalicelib.auth.tokens import Tokens
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.ids import IdGenerator
 from chalicelib.ledger.accounts import Accounts
+from chalicelib.ledger.branches import Branches
 from chalicelib.ledger.holds import Holds
+from chalicelib.ledger.statements import Statements
 from chalicelib.settings import Settings
 from chalicelib.store import tables
 from chalicelib.store.transactions import Retrier
@@ -26,8 +28,10 @@ class Services:
 
     def __post_init__(self) -> None:
         tables.configure(self.settings)
-        self.accounts = Accounts(self.clock, self.ids, self.retrier)
+        self.branches = Branches(self.clock, self.settings.bank_code)
+        self.accounts = Accounts(self.clock, self.ids, self.retrier, self.branches)
         self.holds = Holds(self.clock, self.ids, self.retrier)
+        self.statements = Statements(self.clock, self.retrier)
         self.apps = AppRegistry(self.clock, self.ids, self.retrier)
         self.clients = Clients(self.clock, self.ids, self.retrier)
         self.tokens = Tokens(self.clock, self.ids, self.retrier)

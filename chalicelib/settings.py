@@ -16,7 +16,7 @@ class Settings:
     region: str
     # The contest's operator routes and admission of unknown app ids (see README, "Contest compatibility").
     contest_compat: bool
-    # The bank common API names the bank in its answers (a 4-digit bank code, as Zengin codes are).
+    # The bank as its statements and branch lists name it (a Zengin-style 4-digit code).
     bank_code: str = "9999"
     bank_name: str = "いすばんく銀行"
 

@@ -4,20 +4,21 @@ Every write to an account is an AccountChange: one conditional update of the acc
 postings it makes, added to a DynamoDB transaction. Its conditions carry the ledger's invariants:
 - available never goes below zero (no debit beyond committed balance minus live debit holds);
 - a released hold's bucket still holds its amount (a hold ends at most once);
-- postings are written against the posting_seq they read, so each balance_after is exact.
+- postings are written against the posting_seq they read, so each balance_after is exact;
+- each JST day an account posts on has its DailyBalance, updated in the posting's own transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.clock import epoch_ms
+from chalicelib.clock import JST, epoch_ms
 from chalicelib.ledger.errors import AccountNotFound, InvalidRequest
-from chalicelib.store.models import Account, Posting
+from chalicelib.store.models import Account, DailyBalance, Posting
 
 # Holds live five minutes, so at most ~301 one-second buckets are live at once; the cap bounds the item
 # size when expired buckets pile up between reads (a write that reads the account prunes them).
@@ -29,7 +30,7 @@ MAX_AMOUNT = 10**12
 # Conditions that never change, built once (pynamodb conditions are immutable: `&` makes a new one).
 _ACCOUNT_EXISTS = Account.account_id.exists()
 _HELD_HAS_ROOM = size(Account.held) < MAX_HELD_BUCKETS
-_NEW_POSTING = Posting.posting_key.does_not_exist()
+_NEW_POSTING = Posting.seq.does_not_exist()
 
 
 def validate_amount(amount: int) -> None:
@@ -72,8 +73,9 @@ def live_available(account: Account, now_ms: int) -> int:
     return int(account.available) + expired
 
 
-def posting_key(posted_ms: int, seq: int) -> str:
-    return f"{posted_ms:013d}#{seq:012d}"
+def jst_day(posted_ms: int) -> str:
+    """The DailyBalance day of a posting time: its JST calendar day, "YYYY-MM-DD"."""
+    return datetime.fromtimestamp(posted_ms / 1000, JST).date().isoformat()
 
 
 class AccountChange:
@@ -94,6 +96,7 @@ class AccountChange:
         self._pruned: dict[str, int] = {}
         self._postings: list[Posting] = []
         self._posted_ms = 0
+        self._days: dict[str, DailyBalance] = {}
         if read is not None:
             for bucket, amount in held_buckets(read).items():
                 if bucket_expired(bucket, self.now_ms):
@@ -121,29 +124,44 @@ class AccountChange:
         self._held_delta[bucket] = self._held_delta.get(bucket, 0) - amount
         self._available_delta += amount
 
-    def post(self, amount: int, description: str, reserve_id: int | None = None) -> None:
+    def post(self, amount: int, description: str, reserve_id: int | None = None, at: datetime | None = None) -> None:
+        """Post `amount` now, or back-dated to `at`: never before the account's last posting (seq order
+        stays time order) nor after now; InvalidRequest otherwise."""
         assert self.read is not None, "posting needs the account's balance and posting_seq"
+        last_ms = max(int(self.read.last_posted_ms), self._posted_ms)
+        if at is None:
+            # Posting times never go backwards on an account, whatever the clocks of concurrent writers.
+            posted_ms = max(self.now_ms, last_ms)
+            posted_at = self.now if self.now_ms >= last_ms else datetime.fromtimestamp(posted_ms / 1000, UTC)
+        else:
+            posted_ms = epoch_ms(at)
+            if posted_ms < last_ms or at > self.now:
+                raise InvalidRequest()
+            posted_at = at
         self._balance_delta += amount
         self._available_delta += amount
+        self._posted_ms = posted_ms
         seq = int(self.read.posting_seq) + len(self._postings) + 1
-        # Posting times never go backwards on an account, whatever the clocks of concurrent writers.
-        self._posted_ms = max(self.now_ms, int(self.read.last_posted_ms))
+        balance_after = int(self.read.balance) + self._balance_delta
         self._postings.append(
             Posting(
                 self.account_id,
-                posting_key(self._posted_ms, seq),
-                seq=seq,
+                seq,
                 amount=amount,
-                balance_after=int(self.read.balance) + self._balance_delta,
+                balance_after=balance_after,
                 description=description,
-                posted_at=self.now,
+                posted_at=posted_at,
+                posted_ms=posted_ms,
                 reserve_id=reserve_id,
             )
         )
+        day = jst_day(posted_ms)
+        first_seq = self._days[day].first_seq if day in self._days else seq
+        self._days[day] = DailyBalance(self.account_id, day, closing=balance_after, first_seq=first_seq, last_seq=seq)
 
     @property
     def item_count(self) -> int:
-        return 1 + len(self._postings)
+        return 1 + len(self._postings) + len(self._days)
 
     def add_to(self, transaction: TransactWrite) -> None:
         actions = []
@@ -181,3 +199,11 @@ class AccountChange:
         transaction.update(item, actions=actions, condition=condition, add_version_condition=False)
         for posting in self._postings:
             transaction.save(posting, condition=_NEW_POSTING)
+        for daily in self._days.values():
+            # first_seq stays that of the day's first posting, whichever transaction wrote it.
+            day_actions = [
+                DailyBalance.closing.set(daily.closing),
+                DailyBalance.last_seq.set(daily.last_seq),
+                DailyBalance.first_seq.set(DailyBalance.first_seq | daily.first_seq),
+            ]
+            transaction.update(daily, actions=day_actions, add_version_condition=False)

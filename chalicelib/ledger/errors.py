@@ -8,7 +8,8 @@ class LedgerError(Exception):
 
 
 class InvalidRequest(LedgerError):
-    """An amount or a list of holds the ledger cannot act on (zero amount, empty or repeated ids)."""
+    """An amount, a list of holds or a range the ledger cannot act on (zero amount, empty or repeated ids,
+    a reversed date range...). Its message, when it has one, says which input and why."""
 
 
 class AccountNotFound(LedgerError):
@@ -35,6 +36,14 @@ class HoldAlreadyResolved(LedgerError):
     """Already committed or cancelled."""
 
 
+class BranchNotFound(LedgerError):
+    pass
+
+
+class BranchExists(LedgerError):
+    pass
+
+
 class TooManyItems(LedgerError):
     """The request would need a DynamoDB transaction of more than 100 items."""
 
@@ -42,6 +51,8 @@ class TooManyItems(LedgerError):
 __all__ = [
     "AccountExists",
     "AccountNotFound",
+    "BranchExists",
+    "BranchNotFound",
     "Busy",
     "HoldAlreadyResolved",
     "HoldExpired",

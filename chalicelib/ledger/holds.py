@@ -114,8 +114,10 @@ class Holds:
     def _resolve(self, reserve_ids: Sequence[int], outcome: str) -> None:
         if not reserve_ids or len(set(reserve_ids)) != len(reserve_ids):
             raise InvalidRequest()
-        # Each hold is an item, and so is each posting a commit makes: refuse early what cannot fit.
-        if len(reserve_ids) * (2 if outcome == COMMITTED else 1) >= MAX_TRANSACTION_ITEMS:
+        # Each hold is an item, so is its account and, on commit, its posting and its day's balance. The
+        # fewest items are all the holds on one account: refuse early what cannot fit even so.
+        fewest = len(reserve_ids) + 1 + (len(reserve_ids) + 1 if outcome == COMMITTED else 0)
+        if fewest > MAX_TRANSACTION_ITEMS:
             raise TooManyItems()
         now = self.clock.now()
         now_ms = epoch_ms(now)

@@ -19,6 +19,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.connection import Connection, TableConnection
 from pynamodb.constants import MAP, NUMBER
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 _shared: dict[str, Connection] = {}
@@ -92,6 +93,22 @@ class Customer(_BankModel):
     password_hash = UnicodeAttribute(null=True)
 
 
+# Every account opened so far belongs to the head office unless told otherwise.
+HEAD_OFFICE = "001"
+
+
+class AccountsByCustomer(GlobalSecondaryIndex["Account"]):
+    """A customer's accounts, by account id. It projects only attributes that never change after opening,
+    so the writes of reserves and commits (balance, held, ...) do not write the index too."""
+
+    class Meta:
+        index_name = "by_customer"
+        projection = IncludeProjection(["account_number", "branch_code"])
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    account_id = UnicodeAttribute(range_key=True)
+
+
 class Account(_BankModel):
     """An account and its balances.
 
@@ -107,6 +124,7 @@ class Account(_BankModel):
     account_id = UnicodeAttribute(hash_key=True)
     customer_id = UnicodeAttribute()
     account_number = UnicodeAttribute()
+    branch_code = UnicodeAttribute(default=HEAD_OFFICE)
     balance = NumberAttribute(default=0)
     available = NumberAttribute(default=0)
     held = AmountMap(default=dict)
@@ -115,6 +133,7 @@ class Account(_BankModel):
     posting_seq = NumberAttribute(default=0)
     last_posted_ms = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
+    by_customer = AccountsByCustomer()
 
 
 class Hold(_BankModel):
@@ -138,20 +157,55 @@ class Hold(_BankModel):
 
 
 class Posting(_BankModel):
-    """A committed movement of money on one account, with the balance after it."""
+    """A committed movement of money on one account, with the balance after it.
+
+    Keyed by the account's posting sequence (1, 2, 3... with no gaps): posting times never go backwards
+    on an account, so seq order is time order, and a page of a statement is a seq range.
+    """
 
     class Meta(_BankModel.Meta):
         table_name = "postings"
 
     account_id = UnicodeAttribute(hash_key=True)
-    # "<posted epoch ms, 13 digits>#<seq, 12 digits>": sorts by time, so date ranges are key ranges.
-    posting_key = UnicodeAttribute(range_key=True)
-    seq = NumberAttribute()
+    seq = NumberAttribute(range_key=True)
     amount = NumberAttribute()
     balance_after = NumberAttribute()
     description = UnicodeAttribute()
     posted_at = UTCDateTimeAttribute()
+    posted_ms = NumberAttribute()
     reserve_id = NumberAttribute(null=True)
+
+
+class DailyBalance(_BankModel):
+    """An account's postings of one JST calendar day: the seq range and the balance after the last one.
+
+    Written in the transaction of each posting, so date ranges map to seq ranges and daily balances need
+    no read of postings.
+    """
+
+    class Meta(_BankModel.Meta):
+        table_name = "daily_balances"
+
+    account_id = UnicodeAttribute(hash_key=True)
+    day = UnicodeAttribute(range_key=True)  # "YYYY-MM-DD" in JST: sorts as dates
+    closing = NumberAttribute()
+    first_seq = NumberAttribute()
+    last_seq = NumberAttribute()
+
+
+class Branch(_BankModel):
+    """A branch of the bank; accounts name theirs by branch_code."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "branches"
+
+    bank_code = UnicodeAttribute(hash_key=True)
+    branch_code = UnicodeAttribute(range_key=True)  # 3 digits
+    name = UnicodeAttribute()
+    name_kana = UnicodeAttribute()
+    address_code = UnicodeAttribute()  # 6 digits: a local government code with its check digit
+    tel = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
 
 
 class App(_BankModel):
@@ -243,6 +297,8 @@ ALL_MODELS: tuple[type[Model], ...] = (
     Account,
     Hold,
     Posting,
+    DailyBalance,
+    Branch,
     App,
     ApiClient,
     Token,

@@ -68,6 +68,11 @@ def tables_template() -> dict:
             "SSESpecification": {"SSEEnabled": True},
             "DeletionProtectionEnabled": True,
         }
+        if schema["global_secondary_indexes"]:
+            properties["GlobalSecondaryIndexes"] = [
+                {"IndexName": index["index_name"], "KeySchema": index["key_schema"], "Projection": index["projection"]}
+                for index in schema["global_secondary_indexes"]
+            ]
         ttl = _ttl_attribute(model)
         if ttl:
             properties["TimeToLiveSpecification"] = {"AttributeName": ttl, "Enabled": True}

@@ -76,6 +76,9 @@ def _needs(operation: str, params: dict[str, Any]) -> Iterator[tuple[str, str]]:
     elif operation in ("BatchGetItem", "BatchWriteItem"):
         for table in params["RequestItems"]:
             yield f"dynamodb:{operation}", table
+    elif "IndexName" in params:
+        # A Query or Scan of an index needs the action on the index's own ARN, <table>/index/<index>.
+        yield f"dynamodb:{operation}", f"{params['TableName']}/index/{params['IndexName']}"
     else:
         # GetItem, PutItem, UpdateItem, DeleteItem, Query, Scan, DescribeTable...; "*" for calls on no table.
         yield f"dynamodb:{operation}", params.get("TableName", "*")
@@ -184,7 +187,7 @@ def exercised_grants(stage: str, clock: Any, tmp_path: Path) -> set[tuple[str, s
 
 def dynamodb_grants(stage: str) -> set[tuple[str, str]]:
     """(action, base table name) pairs the stage's policy allows; fails on any wildcard."""
-    table_arn = re.compile(rf"arn:aws:dynamodb:\*:\*:table/bank-{stage}-([a-z_]+)")
+    table_arn = re.compile(rf"arn:aws:dynamodb:\*:\*:table/bank-{stage}-([a-z_]+(?:/index/[a-z_]+)?)")
     grants = set()
     for statement in policy(stage)["Statement"]:
         actions = _as_list(statement["Action"])
@@ -227,7 +230,7 @@ def test_stage_names_its_own_tables_and_policy(stage):
     assert CONFIG["stages"][stage]["iam_policy_file"] == f"policy-{stage}.json"
     resources = tables_template()["Resources"].values()
     tables = {r["Properties"]["TableName"]["Fn::Sub"] for r in resources if r["Type"] == "AWS::DynamoDB::Table"}
-    assert {f"bank-${{BankStage}}-{table}" for _, table in dynamodb_grants(stage)} <= tables
+    assert {f"bank-${{BankStage}}-{table.split('/')[0]}" for _, table in dynamodb_grants(stage)} <= tables
 
 
 def test_prod_has_the_contest_switch_off():

@@ -167,16 +167,16 @@ def test_commit_and_cancel_refuse_more_items_than_a_transaction_takes(bank):
         bank.holds.commit(list(range(1, 51)))
     with pytest.raises(errors.TooManyItems):
         bank.holds.cancel(list(range(1, 101)))
-    # 33 holds on 33 accounts need 99 items to commit: it fits.
+    # 25 holds on 25 accounts need 100 items to commit (hold, account, posting, day's balance): it fits.
     ids = []
-    for n in range(33):
+    for n in range(25):
         bank.accounts.open(f"user{n}", "User")
         ids.append(reserve(bank, f"user{n}", 1))
     bank.holds.commit(ids)
-    # 34 holds on 34 accounts would need 102.
+    # 26 holds on 26 accounts would need 104.
     more = []
-    for n in range(34):
-        more.append(reserve(bank, f"user{n % 33}" if n < 33 else "bob", 1))
+    for n in range(26):
+        more.append(reserve(bank, f"user{n}" if n < 25 else "bob", 1))
     with pytest.raises(errors.TooManyItems):
         bank.holds.commit(more)
 
