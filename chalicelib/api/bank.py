@@ -179,9 +179,12 @@ def answer(handler: Callable[[], Any]) -> Callable[[], Response]:
             return json_response(200, handler(), NO_STORE)
         except tuple(ERRORS) as refusal:
             error = ERRORS[type(refusal)]
-            description = refusal.description if isinstance(refusal, AuthError) else error.description
-            if isinstance(refusal, AccountNotFound):
+            if isinstance(refusal, AuthError):
+                description = refusal.description
+            elif isinstance(refusal, AccountNotFound):
                 description = "no such account among the user's"
+            else:
+                description = str(refusal) or error.description
             return error_response(error, description or error.message, refusal)
 
     return route
@@ -458,8 +461,8 @@ def blueprint(services: Services) -> Blueprint:
             bank_name=settings.bank_name,
             branches=[
                 BranchBody(
-                    id=branch.branch_code,
-                    branch_code=branch.branch_code,
+                    id=branch.code,
+                    branch_code=branch.code,
                     branch_name=branch.name,
                     branch_name_kana=branch.name_kana,
                     address_code=branch.address_code,
