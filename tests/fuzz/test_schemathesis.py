@@ -23,6 +23,7 @@ import schemathesis
 from schemathesis.core.parameters import ParameterLocation
 
 from chalicelib.api import build_app, docs
+from chalicelib.auth.logins import LoginRequest
 from chalicelib.clock import SystemClock
 from chalicelib.services import Services
 from local.dynamodb_local import free_port
@@ -35,6 +36,10 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 SEED = 20261123
 APP_ID = "fuzz-app-id-0123456789"
 BALANCES = {"alice": 10**12, "bob": 50_000, "carol": 0}
+# The bank common API: a client whose api_key the fuzzer's `/auth/*` bodies are steered to, and another
+# whose end-user token reads the data endpoints (so that the fuzzer's sign-ins never revoke it).
+CLIENT_KEY, READER_KEY, CLIENT_PASSWORD = "fuzz-client", "fuzz-reader", "fuzz-client-password"
+REDIRECT_URI = "https://app.example/callback"
 
 CONFIG = schemathesis.Config.from_dict(
     {
@@ -50,7 +55,9 @@ CONFIG = schemathesis.Config.from_dict(
             # Valid requests may still be refused by the ledger: ISUBANK answers its business refusals
             # (credit is insufficient, reserve is already committed or expired) with 400, and unknown ids
             # with 404. `valid_requests_are_never_called_invalid` below checks that none is a parse error.
-            "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "404"]},
+            # The bank common API adds 403 (a token without the grant), 429 (a locked login id) and 303 (the
+            # login form's way back to the app).
+            "positive_data_acceptance": {"expected-statuses": ["2xx", "303", "400", "401", "403", "404", "429"]},
         },
     }
 )
@@ -93,6 +100,8 @@ class Bank:
     services: Services
     isubank_url: str
     compat_url: str
+    system_token: str = ""  # of CLIENT_KEY: authenticates the client at /auth/token
+    reader_token: str = ""  # alice's access token through READER_KEY
     resolved: list[int] = dataclasses.field(default_factory=list)
     calls: Counter = dataclasses.field(default_factory=Counter)
     statuses: Counter = dataclasses.field(default_factory=Counter)
@@ -111,15 +120,30 @@ def bank(dynamodb_local, request):
         services.apps.create("fuzz", app_id=APP_ID)
         for bank_id, amount in BALANCES.items():
             services.accounts.open(bank_id, bank_id)
+            services.logins.set_password(bank_id, f"{bank_id}-password")
             if amount:
                 services.accounts.deposit(bank_id, amount, "入金")
+        services.branches.create("001", "本店", "ホンテン", "131016", "0311112222")
+        for api_key in (CLIENT_KEY, READER_KEY):
+            services.clients.create(
+                api_key, [REDIRECT_URI], api_key=api_key, password=CLIENT_PASSWORD, password_login=True
+            )
         servers = []
         for app_services in (services, compat):
             server = build_server(free_port(), build_app(app_services))
             threading.Thread(target=server.serve_forever, daemon=True).start()
             servers.append(server)
         isubank, contest = (f"http://127.0.0.1:{server.server.server_port}" for server in servers)
-        state = Bank(services, isubank, contest)
+        client = services.clients.find(CLIENT_KEY)
+        reader = services.clients.find(READER_KEY)
+        sign_in = services.logins.sign_in(LoginRequest(reader, None, reader.grants), "alice", "alice-password")
+        state = Bank(
+            services,
+            isubank,
+            contest,
+            system_token=services.tokens.issue_system(client, client.grants).token,
+            reader_token=services.tokens.exchange(reader, sign_in.token).access.token,
+        )
         yield state
         for server in servers:
             server.shutdown()
@@ -143,16 +167,27 @@ def pick(value: Any, salt: str) -> int:
     return zlib.crc32(f"{salt}:{value!r}".encode())
 
 
+def credential(case, bank: Bank) -> str:
+    """The valid credential of the operation's security scheme."""
+    path = case.operation.path
+    if path == "/auth/token":
+        return bank.system_token
+    if path.startswith("/auth/") or path in ("/check", "/reserve", "/commit", "/cancel"):
+        return APP_ID
+    return bank.reader_token
+
+
 def steer(case, bank: Bank) -> None:
-    """Point some valid requests at seeded users, the app id and live reserves, so that success paths and
-    the ledger's refusals are reached too, not only 401 and 404."""
+    """Point some valid requests at seeded users, the app id, tokens and live reserves, so that success
+    paths and the ledger's refusals are reached too, not only 401 and 404."""
     header_is_the_test = case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER)
     if case.headers and "Authorization" in case.headers and not header_is_the_test:
-        if pick(case.headers["Authorization"], "auth") % 5:  # else the generated (unknown) app id: 401
-            case.headers["Authorization"] = f"Bearer {APP_ID}"
+        if pick(case.headers["Authorization"], "auth") % 5:  # else the generated (unknown) credential: 401
+            case.headers["Authorization"] = f"Bearer {credential(case, bank)}"
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return
     body = case.body if isinstance(case.body, dict) else None
+    steer_bank_api(case, body)
     if body is not None and isinstance(body.get("bank_id"), str) and pick(body, "bank_id") % 3:
         case.body = {**body, "bank_id": list(BALANCES)[pick(body, "which") % len(BALANCES)]}
     if case.query and "bank_id" in case.query and pick(case.query, "bank_id") % 3:
@@ -162,6 +197,24 @@ def steer(case, bank: Bank) -> None:
         if bank.resolved and pick(body, "resolved") % 4 == 0:
             ids[-1] = bank.resolved[pick(body, "which") % len(bank.resolved)]  # already committed or cancelled
         case.body = {**body, "reserve_ids": ids}
+
+
+def steer_bank_api(case, body: dict | None) -> None:
+    """The bank common API: its clients' credentials and users in bodies, alice's account in queries."""
+    if body is not None and "api_key" in body and pick(body, "api_key") % 3:
+        body = {**body, "api_key": CLIENT_KEY}
+        if isinstance(body.get("password"), str) and pick(body, "password") % 2:
+            body["password"] = CLIENT_PASSWORD
+        if isinstance(body.get("id"), str) and pick(body, "id") % 2:
+            body["id"] = "bob"
+            body["password"] = "bob-password" if pick(body, "bob") % 2 else "wrong"
+        if isinstance(body.get("redirect_uri"), str):
+            body["redirect_uri"] = REDIRECT_URI
+        case.body = body
+    if case.query and "account_id" in case.query and pick(case.query, "account_id") % 3:
+        case.query = {**case.query, "account_id": "alice"}
+    if case.query and "api_key" in case.query and pick(case.query, "api_key") % 3:
+        case.query = {**case.query, "api_key": CLIENT_KEY, "redirect_uri": REDIRECT_URI}
 
 
 def reserve(bank: Bank, n: int) -> int:

@@ -36,6 +36,8 @@ from tests.conftest import make_services
 CHALICE_DIR = Path(__file__).resolve().parents[2] / ".chalice"
 CONFIG = json.loads((CHALICE_DIR / "config.json").read_text())
 APP_ID = "iam-test-app-id-0123456789"
+API_KEY = "iam-test-api-key"
+REDIRECT = "https://app.example/cb"
 
 # The IAM action each item of a TransactWriteItems needs on its table.
 TRANSACT_WRITE_ACTIONS = {
@@ -104,16 +106,33 @@ class Workload:
         self.app = app
         self.routes: set[tuple[str, str]] = set()
 
-    def call(self, method: str, path: str, body: Any = None, app_id: str | None = APP_ID) -> tuple[int, Any]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        app_id: str | None = APP_ID,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        return self.respond(method, path, body, app_id, headers)[:2]
+
+    def respond(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        app_id: str | None = APP_ID,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any, dict[str, str]]:
         with contextlib.suppress(ValueError):  # no such route
-            route = RouteMatcher(list(self.app.routes)).match_route(path).route
+            route = RouteMatcher(list(self.app.routes)).match_route(path.split("?")[0]).route
             if method in self.app.routes[route]:
                 self.routes.add((route, method))
-        headers = {"Authorization": f"Bearer {app_id}"} if app_id else {}
-        payload = json.dumps(body) if body is not None else None
+        headers = headers if headers is not None else ({"Authorization": f"Bearer {app_id}"} if app_id else {})
+        payload = body if isinstance(body, str) or body is None else json.dumps(body)
         response = getattr(self.client.http, method.lower())(path, headers=headers, body=payload)
         is_json = response.headers.get("Content-Type", "").startswith("application/json")
-        return response.status_code, json.loads(response.body) if is_json else response.body
+        return response.status_code, json.loads(response.body) if is_json else response.body, response.headers
 
 
 def run_workload(http: Workload, clock: Any, compat: bool) -> None:
@@ -154,10 +173,50 @@ def run_workload(http: Workload, clock: Any, compat: bool) -> None:
         assert http.call("POST", "/register", {"bank_id": "carol"})[0] == 400  # exists
 
     assert http.call("GET", "/check")[0] == 405
+    run_bank_workload(http, clock)
     # Routes that read no table: called once each, so that they count as exercised.
     for path in DOCUMENT_ROUTES:
         if path in http.app.routes:
             assert http.call("GET", path)[0] == 200
+
+
+def run_bank_workload(http: Workload, clock: Any) -> None:
+    """The bank common API: sign-ins (page and REST, failures and a lock), every token call (with a
+    replay that revokes a family), and the data endpoints."""
+    _, system, _ = http.respond("POST", "/auth/system_token", {"api_key": API_KEY, "password": "pw"}, None)
+    client_auth = {"Authorization": f"Bearer {system['access_token']}"}
+    _, page, headers = http.respond("GET", f"/auth/login?api_key={API_KEY}&redirect_uri={REDIRECT}", None, None)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.decode()).group(1)
+    form = f"api_key={API_KEY}&redirect_uri={REDIRECT}&id=alice&password=alice-pw&csrf_token={csrf}"
+    form_headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": headers["Set-Cookie"].split(";")[0]}
+    status, _, redirect = http.respond("POST", "/auth/login/form", form, headers=form_headers)
+    assert status == 303
+    auth_token = redirect["Location"].split("auth_token=")[1]
+    exchange = {"api_key": API_KEY, "password": "pw", "auth_token": auth_token}
+    status, pair = http.call("POST", "/auth/token", exchange, headers=client_auth)
+    assert status == 200, pair
+    refresh = {"api_key": API_KEY, "refresh_token": pair["refresh_token"]}
+    assert http.call("PUT", "/auth/token", refresh, headers=client_auth)[0] == 200
+    assert http.call("PUT", "/auth/token", refresh, headers=client_auth)[0] == 400  # a replay: family revoked
+    for password in ("wrong", "wrong", "wrong", "wrong", "wrong", "bob-pw"):  # the fifth locks, the right one too
+        sign_in = {"api_key": API_KEY, "id": "bob", "password": password}
+        assert http.call("POST", "/auth/login", sign_in, None)[0] in (400, 429)
+    clock.advance(minutes=15)
+    assert http.call("POST", "/auth/login", {"api_key": API_KEY, "id": "bob", "password": "wrong"}, None)[0] == 400
+    _, sign_in = http.call("POST", "/auth/login", {"api_key": API_KEY, "id": "bob", "password": "bob-pw"}, None)
+    status, pair = http.call(
+        "POST", "/auth/token", {**exchange, "auth_token": sign_in["auth_token"]}, headers=client_auth
+    )
+    user = {"Authorization": f"Bearer {pair['access_token']}"}
+    assert http.call("GET", "/branches", headers=user)[0] == 200
+    assert http.call("GET", "/accounts", headers=user)[0] == 200
+    for path in ("/transactions", "/balances"):
+        assert (
+            http.call("GET", f"{path}?account_id=bob&start_date=2026-11-01&end_date=2026-11-30", headers=user)[0] == 200
+        )
+    assert http.call(
+        "DELETE", "/auth/token", {**refresh, "refresh_token": pair["refresh_token"]}, headers=client_auth
+    ) == (200, {})
 
 
 def exercised_grants(stage: str, clock: Any, tmp_path: Path) -> set[tuple[str, str]]:
@@ -167,6 +226,10 @@ def exercised_grants(stage: str, clock: Any, tmp_path: Path) -> set[tuple[str, s
     operator.accounts.open("alice", "Alice")
     operator.accounts.open("bob", "Bob")
     operator.accounts.deposit("alice", 10_000, "入金")
+    operator.branches.create("001", "本店", "ホンテン", "131016", "0311112222")
+    operator.clients.create("IAM test", [REDIRECT], api_key=API_KEY, password="pw", password_login=True)
+    operator.logins.set_password("alice", "alice-pw")
+    operator.logins.set_password("bob", "bob-pw")
 
     # The function as a fresh Lambda process would run it: its own services, new connections.
     services = Services(operator.settings, clock=clock, retrier=Retrier(sleep=lambda seconds: None))
