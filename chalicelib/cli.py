@@ -8,13 +8,17 @@ usual AWS credentials.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# Back-dated postings are demo and test data: never on prod.
+BACK_DATING_STAGES = ("local", "dev")
 
 
 def load_stage_environment(stage: str, project_dir: Path = PROJECT_DIR) -> None:
@@ -27,6 +31,17 @@ def load_stage_environment(stage: str, project_dir: Path = PROJECT_DIR) -> None:
         os.environ.setdefault(name, value)
 
 
+def _instant(text: str) -> datetime:
+    """ISO 8601; without an offset it is the bank's time, JST."""
+    from chalicelib.clock import JST
+
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=JST)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__.splitlines()[0])
     parser.add_argument("--stage", default="local", help="stage in .chalice/config.json (default: local)")
@@ -36,16 +51,31 @@ def _parser() -> argparse.ArgumentParser:
     app_create = app.add_parser("create", help="issue an app id (printed once; only its hash is stored)")
     app_create.add_argument("--name", required=True)
 
+    branch = commands.add_parser("branch", help="the bank's branches").add_subparsers(dest="action", required=True)
+    branch_create = branch.add_parser("create", help="register a branch")
+    branch_create.add_argument("--code", required=True, help="3 digits")
+    branch_create.add_argument("--name", required=True, help="e.g. 秋葉原支店")
+    branch_create.add_argument("--name-kana", required=True, help="full-width katakana, e.g. アキハバラ")
+    branch_create.add_argument("--address-code", required=True, help="6-digit local government code (団体コード)")
+    branch_create.add_argument("--tel", required=True, help="10 or 11 digits, no hyphens")
+
     user = commands.add_parser("user", help="bank users").add_subparsers(dest="action", required=True)
     user_create = user.add_parser("create", help="a bank user with an ordinary account whose id is the bank_id")
     user_create.add_argument("--bank-id", required=True)
     user_create.add_argument("--name", help="display name (default: the bank_id)")
+    user_create.add_argument("--branch", help="code of a registered branch (default: the head office, 001)")
 
     credit = commands.add_parser("credit", help="deposits").add_subparsers(dest="action", required=True)
     credit_add = credit.add_parser("add", help="credit an account at once")
     credit_add.add_argument("--bank-id", required=True)
     credit_add.add_argument("--amount", required=True, type=int)
     credit_add.add_argument("--description", default="入金")
+    credit_add.add_argument(
+        "--at",
+        type=_instant,
+        help="back-date the deposit (local and dev stages only): ISO 8601, JST without an offset; not before "
+        "the account's last posting, not in the future",
+    )
 
     balance = commands.add_parser("balance", help="committed balance, live holds and available funds")
     balance.add_argument("--bank-id", required=True)
@@ -57,18 +87,28 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     # Imported here so that the stage environment is in place before anything reads it.
+    from chalicelib.ledger.errors import BranchNotFound, InvalidRequest
     from chalicelib.services import Services
     from chalicelib.store import tables
+    from chalicelib.store.models import HEAD_OFFICE
 
     services = Services.from_env()
     if args.command == "app":
         app_id, identity = services.apps.create(args.name)
         return {"app_id": app_id, "name": identity.name, "app_key": identity.app_key}
+    if args.command == "branch":
+        branch = services.branches.create(args.code, args.name, args.name_kana, args.address_code, args.tel)
+        return {"bank_code": services.settings.bank_code, **dataclasses.asdict(branch)}
     if args.command == "user":
-        account = services.accounts.open(args.bank_id, args.name or args.bank_id)
-        return {"bank_id": account.account_id, "account_number": account.account_number}
+        # The head office by default, registered or not, as ISUBANK's /register opens accounts.
+        if args.branch is not None and not services.branches.get_many([args.branch]):
+            raise BranchNotFound(args.branch)
+        account = services.accounts.open(args.bank_id, args.name or args.bank_id, args.branch or HEAD_OFFICE)
+        return {"bank_id": account.account_id, "account_number": account.account_number, "branch": account.branch_code}
     if args.command == "credit":
-        result = services.accounts.deposit(args.bank_id, args.amount, args.description)
+        if args.at is not None and services.settings.stage not in BACK_DATING_STAGES:
+            raise InvalidRequest(f"--at is for the {' and '.join(BACK_DATING_STAGES)} stages only")
+        result = services.accounts.deposit(args.bank_id, args.amount, args.description, at=args.at)
         return {"bank_id": args.bank_id, "balance": result.balance, "available": result.available}
     if args.command == "balance":
         result = services.accounts.balance(args.bank_id)
@@ -84,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run(args)
     except LedgerError as error:
-        print(json.dumps({"error": type(error).__name__}), file=sys.stderr)
+        detail = {"detail": str(error)} if str(error) else {}
+        print(json.dumps({"error": type(error).__name__, **detail}, ensure_ascii=False), file=sys.stderr)
         return 1
     print(json.dumps(result, ensure_ascii=False))
     return 0

@@ -1,16 +1,57 @@
-"""Demo data for the local server, seeded idempotently on every start."""
+"""Demo data for the local server, seeded idempotently on every start.
+
+alice and bob get about three months of back-dated deposits (salary, ATM, transfers) ending yesterday,
+so that statements and daily balances have something to show; their balances still end at DEMO_USERS.
+History is made only when an account is first opened, so a restart adds nothing.
+"""
 
 from __future__ import annotations
 
+import random
+from datetime import datetime, timedelta
+
 from pynamodb.exceptions import PutError
 
-from chalicelib.ledger.errors import AccountExists
+from chalicelib.clock import JST
+from chalicelib.ledger.errors import AccountExists, BranchExists
 from chalicelib.services import Services
 from chalicelib.store import tables
 
 # Local demo credentials only: printed by `make run` and quoted in the README.
 DEMO_APP_ID = "demo-app-id"
 DEMO_USERS = {"alice": 100_000, "bob": 50_000, "carol": 0}
+# code, name, name_kana, address_code (団体コード), tel
+DEMO_BRANCHES = [
+    ("001", "本店", "ホンテン", "131016", "0332123456"),
+    ("002", "秋葉原支店", "アキハバラ", "131016", "0332570001"),
+    ("003", "札幌支店", "サッポロ", "011002", "0112310002"),
+    ("004", "大阪支店", "オオサカ", "271004", "0662030003"),
+]
+DEMO_BRANCH_OF = {"alice": "001", "bob": "002", "carol": "003"}
+HISTORY_DAYS = 91
+# description, weight: the share of the history's total each deposit of that kind gets
+DEPOSITS = [("ATM入金", 2), ("振込 カ)フィンテック", 3), ("振込 ヤマダ タロウ", 1), ("現金入金", 1)]
+SALARY = ("給与", 12)
+
+
+def history(bank_id: str, total: int, today: datetime) -> list[tuple[datetime, int, str]]:
+    """Deposits on about half the days of the last HISTORY_DAYS (a salary every 30 days), summing to
+    `total`; the same for a bank_id whatever the day, but for their dates."""
+    rng = random.Random(bank_id)  # noqa: S311 demo data, reproducible by design
+    kinds = []
+    for days_ago in range(HISTORY_DAYS, 0, -1):
+        if days_ago % 30 == 25:
+            kinds.append((days_ago, SALARY))
+        elif rng.random() < 0.5:
+            kinds.append((days_ago, rng.choice(DEPOSITS)))
+    weights = sum(weight for _, (_, weight) in kinds)
+    deposits = []
+    for days_ago, (description, weight) in kinds:
+        at = today - timedelta(days=days_ago, hours=-rng.randint(9, 19), minutes=-rng.randint(0, 59))
+        deposits.append((at, total * weight // weights // 100 * 100, description))
+    at, amount, description = deposits[-1]
+    deposits[-1] = (at, amount + total - sum(amount for _, amount, _ in deposits), description)
+    return deposits
 
 
 def seed(services: Services) -> None:
@@ -19,10 +60,17 @@ def seed(services: Services) -> None:
         services.apps.create("Demo App", app_id=DEMO_APP_ID)
     except PutError:
         pass  # already there
-    for bank_id, opening_balance in DEMO_USERS.items():
+    for branch in DEMO_BRANCHES:
         try:
-            services.accounts.open(bank_id, bank_id.capitalize())
+            services.branches.create(*branch)
+        except BranchExists:
+            pass
+    today = services.clock.now().astimezone(JST).replace(hour=0, minute=0, second=0, microsecond=0)
+    for bank_id, balance in DEMO_USERS.items():
+        try:
+            services.accounts.open(bank_id, bank_id.capitalize(), DEMO_BRANCH_OF[bank_id])
         except AccountExists:
             continue
-        if opening_balance:
-            services.accounts.deposit(bank_id, opening_balance, "入金")
+        if balance:
+            for at, amount, description in history(bank_id, balance, today):
+                services.accounts.deposit(bank_id, amount, description, at=at)

@@ -95,7 +95,7 @@ class Statements:
         lines = [
             StatementLine(
                 id=f"{account_id}-{int(posting.seq)}",
-                posted_at=posting.posted_at,
+                posted_at=posting.posted_at.astimezone(JST),
                 amount=int(posting.amount),
                 description=posting.description,
                 balance=int(posting.balance_after),

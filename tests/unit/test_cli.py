@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 
 import pytest
 
 from chalicelib import cli
-from chalicelib.store.models import App
+from chalicelib.clock import JST
+from chalicelib.store.models import Account, App, Branch, Posting
 
 
 @pytest.fixture
@@ -51,3 +53,53 @@ def test_operator_flow(run_cli):
 def test_errors_are_json_with_a_failing_exit_code(run_cli):
     assert run_cli("balance", "--bank-id", "nobody") == (1, {"error": "AccountNotFound"})
     assert run_cli("credit", "add", "--bank-id", "nobody", "--amount", "-5") == (1, {"error": "InvalidRequest"})
+
+
+def test_branches_and_users_on_them(run_cli):
+    akihabara = ["--code", "123", "--name", "秋葉原支店", "--name-kana", "アキハバラ"]
+    assert run_cli("branch", "create", *akihabara, "--address-code", "131016", "--tel", "0311112222") == (
+        0,
+        {
+            "bank_code": "9999",
+            "code": "123",
+            "name": "秋葉原支店",
+            "name_kana": "アキハバラ",
+            "address_code": "131016",
+            "tel": "0311112222",
+        },
+    )
+    assert Branch.get("9999", "123").name == "秋葉原支店"
+    assert run_cli("branch", "create", *akihabara, "--address-code", "131016", "--tel", "0311112222") == (
+        1,
+        {"error": "BranchExists"},
+    )
+    hiragana = ["--code", "124", "--name", "秋葉原支店", "--name-kana", "あきはばら"]
+    code, refused = run_cli("branch", "create", *hiragana, "--address-code", "131016", "--tel", "0311112222")
+    assert code == 1 and refused["error"] == "InvalidRequest" and "name_kana" in refused["detail"]
+    code, user = run_cli("user", "create", "--bank-id", "erin", "--branch", "123")
+    assert code == 0 and user["branch"] == "123" and Account.get("erin").branch_code == "123"
+    assert run_cli("user", "create", "--bank-id", "frank", "--branch", "124") == (
+        1,
+        {"error": "BranchNotFound", "detail": "124"},
+    )
+    assert run_cli("user", "create", "--bank-id", "gina")[1]["branch"] == "001"  # the head office
+
+
+def test_back_dated_credit(run_cli, monkeypatch):
+    run_cli("user", "create", "--bank-id", "erin")
+    assert run_cli("credit", "add", "--bank-id", "erin", "--amount", "100", "--at", "2026-01-05T09:00:00")[0] == 0
+    assert run_cli("credit", "add", "--bank-id", "erin", "--amount", "100", "--at", "2026-01-05T01:00:00Z")[0] == 0
+    assert [p.posted_at for p in Posting.query("erin")] == [
+        datetime(2026, 1, 5, 9, tzinfo=JST),  # naive: JST
+        datetime(2026, 1, 5, 10, tzinfo=JST),
+    ]
+    # Before the last posting, or in the future: refused.
+    for at in ("2026-01-05T09:59:59+09:00", "2999-01-01T00:00:00+09:00"):
+        assert run_cli("credit", "add", "--bank-id", "erin", "--amount", "1", "--at", at) == (
+            1,
+            {"error": "InvalidRequest"},
+        )
+    monkeypatch.setenv("BANK_STAGE", "prod")
+    code, refused = run_cli("credit", "add", "--bank-id", "erin", "--amount", "1", "--at", "2026-02-01T00:00:00")
+    assert code == 1 and refused["error"] == "InvalidRequest" and "local and dev" in refused["detail"]
+    assert run_cli("balance", "--bank-id", "erin")[1]["balance"] == 200
