@@ -28,9 +28,9 @@ INFO = {
     "summary": "ISUBANK: check, hold and settle a bank user's funds.",
     "description": "One bank, one ledger. This release serves ISUBANK (`/check`, `/reserve`, `/commit`, `/cancel`);"
     " the bank common API, card purchase and card registration follow.\n\n"
-    '- Every response is JSON except `/docs`. Success bodies are `{}` except reserve\'s `{"reserve_id": N}`;'
-    ' errors are `{"error": "<message>"}` with the messages each response lists (`paramater` is the contest'
-    " bank's spelling, kept for its clients).\n"
+    "- Every response is JSON except `/docs` and its files. Success bodies are `{}` except reserve's"
+    ' `{"reserve_id": N}`; errors are `{"error": "<message>"}` with the messages each response lists (`paramater`'
+    " is the contest bank's spelling, kept for its clients).\n"
     '- Request bodies are read as JSON whatever the `Content-Type` says. Integers are JSON integers: `1.0`, `"1"`,'
     " `true` and `null` are `paramater invalid`.\n"
     '- An unknown path is 404 `{"error": "not found"}` (deployed with `make package`, API Gateway answers so'
@@ -41,7 +41,7 @@ INFO = {
 TAGS = {
     isubank.TAG: "For apps holding an app id: check, hold and settle a user's funds.",
     isubank_compat.TAG: "The contest bank's operator routes, without credentials; only with `BANK_CONTEST_COMPAT` on.",
-    docs.TAG: "This document, as JSON and as HTML.",
+    docs.TAG: "This document, as JSON and as an interactive page (Swagger UI) to read it and try its operations.",
 }
 SECURITY_SCHEMES = {
     "appId": {
@@ -160,8 +160,12 @@ class _Builder:
         result["summary"] = operation.summary
         result["description"] = operation.description
         result["security"] = [{operation.security: []}] if operation.security else []
-        if operation.query is not None:
-            result["parameters"] = self.query_parameters(operation.query)
+        parameters = [
+            *(self.parameters(operation.path_params, "path") if operation.path_params else ()),
+            *(self.parameters(operation.query, "query") if operation.query else ()),
+        ]
+        if parameters:
+            result["parameters"] = parameters
         if operation.request is not None:
             media: dict[str, Any] = {"schema": _ref("schemas", operation.request.__name__)}
             if operation.request_examples:
@@ -177,13 +181,15 @@ class _Builder:
         result["responses"] = self.operation_responses(operation)
         return result
 
-    def query_parameters(self, model: type[msgspec.Struct]) -> list[dict[str, Any]]:
+    def parameters(self, model: type[msgspec.Struct], location: str) -> list[dict[str, Any]]:
         _, components = msgspec.json.schema_components([model], ref_template=SCHEMA_REF)
         schema = components[model.__name__]
         parameters = []
         for name, prop in schema["properties"].items():
             prop = dict(prop)
-            parameter = {"name": name, "in": "query", "required": name in schema.get("required", [])}
+            # A path parameter is always required (OpenAPI), a query parameter when its field has no default.
+            required = location == "path" or name in schema.get("required", [])
+            parameter = {"name": name, "in": location, "required": required}
             if "description" in prop:
                 parameter["description"] = prop.pop("description")
             parameter["schema"] = prop
@@ -195,9 +201,8 @@ class _Builder:
         ok_media: dict[str, Any] = {"schema": ok_schema}
         if operation.ok_example is not None:
             ok_media["example"] = operation.ok_example
-        responses: dict[str, Any] = {
-            "200": {"description": operation.ok, "headers": _headers(()), "content": {operation.ok_media: ok_media}}
-        }
+        content = {media_type: ok_media for media_type in operation.ok_media}
+        responses: dict[str, Any] = {"200": {"description": operation.ok, "headers": _headers(()), "content": content}}
         by_status: dict[int, list[ApiError]] = {}
         for error in operation.errors:
             by_status.setdefault(error.status, []).append(error)
