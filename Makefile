@@ -6,12 +6,12 @@ STAMP := $(VENV)/.installed-stamp
 DDB_STAMP := local/node_modules/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test deps java lint infra openapi package bench clean
+.PHONY: run test deps java browser lint infra openapi package bench clean
 
 run: deps
 	PORT=$(PORT) $(PY) -m local.server
 
-test: deps
+test: deps browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
@@ -32,6 +32,15 @@ java:
 	@command -v java >/dev/null 2>&1 || { \
 	  echo "java not found: installing openjdk-17-jre-headless"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
+
+# The browser tests drive Debian's Chromium (Playwright cannot download its own here); install it where it is
+# missing. Without root or apt, say so and go on: those tests then skip, saying what to install.
+CHROMIUM := /usr/lib/chromium/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+	  echo "chromium not found: installing Debian's chromium for the browser tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "could not install chromium (needs root and apt-get): the browser tests will be SKIPPED"; }
 
 # Regenerate infra/ from the pynamodb models (a test checks it is current).
 infra: $(STAMP)

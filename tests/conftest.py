@@ -1,4 +1,4 @@
-"""Fixtures for every tier: a movable clock, and the ledger on moto or on DynamoDB Local."""
+"""Fixtures for every tier: a movable clock, the ledger on moto or on DynamoDB Local, and a headless browser."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from chalicelib.settings import Settings  # noqa: E402
 from chalicelib.store import tables  # noqa: E402
 from chalicelib.store.transactions import Retrier  # noqa: E402
 from local.dynamodb_local import DynamoDBLocal  # noqa: E402
+from tests.support import browser as headless  # noqa: E402
 from tests.support.clock import ManualClock  # noqa: E402
 
 _prefixes = itertools.count()
@@ -69,3 +70,21 @@ def make_services(clock, contest_compat: bool = False, sleep=lambda seconds: Non
     services = Services(settings_for_test(contest_compat), clock=clock, retrier=Retrier(sleep=sleep))
     tables.create_tables()
     return services
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium, one for the session (tests/support/browser.py); skips where it is not installed."""
+    yield from headless.launch_browser()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page in a context of its own."""
+    yield from headless.new_page(browser)
+
+
+@pytest.fixture
+def page_log(page) -> headless.PageLog:
+    """The page's requests, console errors, uncaught errors and CSP violations."""
+    return headless.PageLog.attach(page)

@@ -260,7 +260,7 @@ ISSUE_TOKENS = Operation(
     " token (180 days). The user's previous tokens for this client stop working at once. A replayed auth token is"
     " refused and revokes what it was exchanged for." + CLIENT_BEARER,
     request=TokenRequest,
-    security="accessToken",
+    security="systemToken",
     ok="The new token pair.",
     ok_body=TokenResponse,
     ok_headers=("Cache-Control", "Pragma"),
@@ -284,7 +284,7 @@ ROTATE_TOKENS = Operation(
     " descended from the same sign-in, so the user signs in again. There is no grace window: a client that lost"
     " the response signs the user in again." + CLIENT_BEARER,
     request=RefreshRequest,
-    security="accessToken",
+    security="systemToken",
     ok="The new token pair.",
     ok_body=TokenResponse,
     ok_headers=("Cache-Control", "Pragma"),
@@ -306,7 +306,7 @@ REVOKE_TOKENS = Operation(
     " or already revoked token is 200 too (RFC 7009); another client's token is refused and revokes nothing."
     + CLIENT_BEARER,
     request=RefreshRequest,
-    security="accessToken",
+    security="systemToken",
     ok="Revoked (or nothing to revoke).",
     ok_body=Empty,
     ok_headers=("Cache-Control", "Pragma"),

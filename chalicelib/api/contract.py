@@ -45,10 +45,11 @@ class Operation:
     errors: tuple[ApiError, ...]
     request: type[msgspec.Struct] | None = None  # a JSON body
     query: type[msgspec.Struct] | None = None  # query parameters, one per field
+    path_params: type[msgspec.Struct] | None = None  # the path's `{name}` parameters, one per field
     security: str | None = None  # the security scheme's name in the document
     request_examples: dict[str, tuple[str, Any]] = field(default_factory=dict)  # name -> (summary, value)
     ok_example: Any = None
-    ok_media: str = "application/json"
+    ok_media: tuple[str, ...] = ("application/json",)  # the success's content types, one per kind of answer
     ok_status: int = 200
     ok_headers: tuple[str, ...] = ()  # names in the document's components.headers, besides X-Request-Id
     error_body: type[msgspec.Struct] | None = None  # the API's error model; None: `{"error": ...}`

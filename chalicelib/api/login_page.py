@@ -28,7 +28,7 @@ from msgspec import Meta, Struct
 from chalicelib.api.bank import METHOD_NOT_ALLOWED, SERVER_ERROR
 from chalicelib.api.contract import ApiError, Operation
 from chalicelib.api.http import MAX_BODY_BYTES, MalformedRequest
-from chalicelib.api.models.bank import ApiKey, Grants
+from chalicelib.api.models.bank import ApiKey, Grants, OAuthError
 from chalicelib.auth.clients import MAX_REDIRECT_URI_LENGTH
 from chalicelib.auth.errors import InvalidClient, InvalidRedirect, InvalidScope, SignInFailed, SignInLocked
 from chalicelib.auth.logins import LoginRequest
@@ -106,9 +106,10 @@ LOGIN_PAGE = Operation(
     query=LoginPageQuery,
     ok="The login page.",
     ok_body=None,
-    ok_media="text/html",
+    ok_media=("text/html",),
     ok_headers=("Cache-Control", "Content-Security-Policy", "Set-Cookie"),
     error_media="text/html",
+    error_body=OAuthError,  # of the framework's errors (405, 500): the rest are pages
     errors=(PAGE_BAD_REQUEST, PAGE_UNAUTHORIZED, *COMMON_PAGE_ERRORS),
 )
 LOGIN_FORM = Operation(
@@ -128,6 +129,7 @@ LOGIN_FORM = Operation(
     ok_body=None,
     ok_headers=("Location", "Cache-Control"),
     error_media="text/html",
+    error_body=OAuthError,  # of the framework's errors (405, 500): the rest are pages
     errors=(
         PAGE_BAD_REQUEST,
         ApiError(

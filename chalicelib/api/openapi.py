@@ -30,24 +30,30 @@ OPERATIONS: tuple[Operation, ...] = (
 
 INFO = {
     "title": "Bank API",
-    "version": "1.0.0",
-    "summary": "ISUBANK: check, hold and settle a bank user's funds.",
-    "description": "One bank, one ledger. This release serves ISUBANK (`/check`, `/reserve`, `/commit`, `/cancel`);"
-    " the bank common API, card purchase and card registration follow.\n\n"
-    '- Every response is JSON except `/docs`. Success bodies are `{}` except reserve\'s `{"reserve_id": N}`;'
-    ' errors are `{"error": "<message>"}` with the messages each response lists (`paramater` is the contest'
-    " bank's spelling, kept for its clients).\n"
-    '- Request bodies are read as JSON whatever the `Content-Type` says. Integers are JSON integers: `1.0`, `"1"`,'
-    " `true` and `null` are `paramater invalid`.\n"
+    "version": "1.1.0",
+    "summary": "One bank, one ledger: ISUBANK and the bank common API.",
+    "description": "One bank, one ledger. This release serves ISUBANK (`/check`, `/reserve`, `/commit`, `/cancel`)"
+    " and the bank common API (`/auth/*`, `/branches`, `/accounts`, `/transactions`, `/balances`); card purchase"
+    " and card registration follow.\n\n"
+    '- **ISUBANK**: success bodies are `{}` except reserve\'s `{"reserve_id": N}`; errors are `{"error":'
+    ' "<message>"}` with the messages each response lists (`paramater` is the contest bank\'s spelling, kept for'
+    ' its clients). Integers are JSON integers: `1.0`, `"1"`, `true` and `null` are `paramater invalid`.\n'
+    '- **Bank common API**: errors are `{"error": "<code>", "error_description": "<text>"}` with OAuth'
+    " 2.0 codes; every answer has `Cache-Control: no-store`. The login page (`GET /auth/login`) is HTML.\n"
+    "- Request bodies are read as JSON whatever the `Content-Type` says (but the login form's).\n"
     '- An unknown path is 404 `{"error": "not found"}` (deployed with `make package`, API Gateway answers so'
-    ' too); a known path with another method is 405 `{"error": "method not allowed"}` with `Allow` on the local'
-    " server, and 404 on API Gateway.\n"
+    " too); a known path with another method is 405 with `Allow` on the local server, and 404 on API Gateway.\n"
     "- Operations marked `x-contest-compat: true` exist only on stages with `BANK_CONTEST_COMPAT` on.",
 }
 TAGS = {
     isubank.TAG: "For apps holding an app id: check, hold and settle a user's funds.",
     isubank_compat.TAG: "The contest bank's operator routes, without credentials; only with `BANK_CONTEST_COMPAT` on.",
-    docs.TAG: "This document, as JSON and as HTML.",
+    bank.AUTH_TAG: "Bank common API: the client's own token (client credentials).",
+    bank.USER_AUTH_TAG: "Bank common API: end users sign in; their access and refresh tokens.",
+    "BankInfo": "Bank common API: the bank and its branches.",
+    "AccountInfo": "Bank common API: the end user's accounts.",
+    "TransactionInfo": "Bank common API: an account's transactions and daily balances.",
+    docs.TAG: "This document, as JSON and as an interactive page (Swagger UI) to read it and try its operations.",
 }
 SECURITY_SCHEMES = {
     "appId": {
@@ -58,12 +64,19 @@ SECURITY_SCHEMES = {
         " chalicelib.cli app create`). The scheme word `app_id` is accepted too (`Authorization: app_id <app_id>`),"
         " as older clients send it; the scheme word is case-insensitive.",
     },
+    "systemToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "system token",
+        "description": "Bank common API, `/auth/token`: `Authorization: Bearer <access_token>` from `POST"
+        " /auth/system_token`, issued to the same `api_key` as the body's.",
+    },
     "accessToken": {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "access token",
-        "description": "Bank common API (coming): `Authorization: Bearer <access_token>` from `/auth/system_token`"
-        " or `/auth/token`. No operation uses it yet.",
+        "description": "Bank common API, data endpoints: `Authorization: Bearer <access_token>`, an end user's from"
+        " `POST /auth/token` (or a system token, for `/branches` only), with the `read` grant.",
     },
     "basicAuth": {
         "type": "http",
@@ -215,8 +228,12 @@ class _Builder:
         result["summary"] = operation.summary
         result["description"] = operation.description
         result["security"] = [{operation.security: []}] if operation.security else []
-        if operation.query is not None:
-            result["parameters"] = self.query_parameters(operation.query)
+        parameters = [
+            *(self.parameters(operation.path_params, "path") if operation.path_params else ()),
+            *(self.parameters(operation.query, "query") if operation.query else ()),
+        ]
+        if parameters:
+            result["parameters"] = parameters
         if operation.request is not None:
             media: dict[str, Any] = {"schema": _ref("schemas", operation.request.__name__)}
             if operation.request_examples:
@@ -232,13 +249,15 @@ class _Builder:
         result["responses"] = self.operation_responses(operation)
         return result
 
-    def query_parameters(self, model: type[msgspec.Struct]) -> list[dict[str, Any]]:
+    def parameters(self, model: type[msgspec.Struct], location: str) -> list[dict[str, Any]]:
         _, components = msgspec.json.schema_components([model], ref_template=SCHEMA_REF)
         schema = components[model.__name__]
         parameters = []
         for name, prop in schema["properties"].items():
             prop = dict(prop)
-            parameter = {"name": name, "in": "query", "required": name in schema.get("required", [])}
+            # A path parameter is always required (OpenAPI), a query parameter when its field has no default.
+            required = location == "path" or name in schema.get("required", [])
+            parameter = {"name": name, "in": location, "required": required}
             if "description" in prop:
                 parameter["description"] = prop.pop("description")
             parameter["schema"] = prop
@@ -252,7 +271,7 @@ class _Builder:
             ok_media["example"] = operation.ok_example
         ok: dict[str, Any] = {"description": operation.ok, "headers": _headers(operation.ok_headers)}
         if operation.ok_status != 303:
-            ok["content"] = {operation.ok_media: ok_media}
+            ok["content"] = {media_type: ok_media for media_type in operation.ok_media}
         responses: dict[str, Any] = {str(operation.ok_status): ok}
         error_body = operation.error_body or Error
         by_status: dict[int, list[ApiError]] = {}
@@ -261,10 +280,8 @@ class _Builder:
         for status, errors in sorted(by_status.items()):
             if len(errors) == 1 and errors[0].component:
                 error = errors[0]
-                self.responses[error.component] = {
-                    **_error_response(errors, error_body),
-                    "description": error.description,
-                }
+                shared = {**_error_response(errors, error_body), "description": error.description}
+                assert self.responses.setdefault(error.component, shared) == shared, f"{error.component} differs"
                 responses[str(status)] = _ref("responses", error.component)
             elif operation.error_media == "text/html":
                 responses[str(status)] = _page_error_response(errors)

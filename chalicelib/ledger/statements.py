@@ -115,9 +115,11 @@ class Statements:
         _check_range(start, end, page)
         self._account(customer_id, account_id)
         last_day = min(end, self.clock.now().astimezone(JST).date())
-        first_day = start + timedelta(days=PAGE_SIZE * (page - 1))
-        if first_day > last_day:
+        skipped = PAGE_SIZE * (page - 1)
+        # Compared as day counts: `start + skipped days` may lie past the last date Python has.
+        if skipped > (last_day - start).days:
             return Page([], page, 0)
+        first_day = start + timedelta(days=skipped)
         window_end = min(last_day, first_day + timedelta(days=PAGE_SIZE - 1))
         before = _one(
             DailyBalance.query(

@@ -152,6 +152,14 @@ def test_bad_ranges_and_pages_are_invalid(bank, read):
             statement("alice", "alice", start, end, page)
 
 
+@pytest.mark.parametrize("read", ["transactions", "balances"])
+def test_far_pages_and_the_calendars_ends_are_empty_pages_not_errors(bank, read):
+    statement = getattr(bank.statements, read)
+    for start, end in ((date.max - timedelta(days=10), date.max), (date.min, date.min + timedelta(days=10))):
+        page = statement("alice", "alice", start, end, 10**6)
+        assert (page.items, page.next_page) == ([], 0)
+
+
 # On DynamoDB Local only: moto copies its tables in every transaction, so 1,000 postings take it ~15 s.
 @pytest.mark.dynamodb_local
 def test_a_page_costs_the_same_whichever_page_it_is(local_db, clock):

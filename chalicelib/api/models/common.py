@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
 
@@ -24,3 +24,12 @@ class OpenApiDocument(Struct):
     info: dict[str, Any]
     paths: dict[str, Any]
     components: dict[str, Any]
+
+
+DocsAssetName = Literal["swagger-ui.css", "swagger-ui-bundle.js", "swagger-initializer.js"]
+
+
+class DocsAsset(Struct):
+    """The path of a file of the documentation page: Swagger UI's, and the script that starts it."""
+
+    asset: Annotated[DocsAssetName, Meta(description="The file's name; no other is served.")]
