@@ -51,6 +51,19 @@ def _parser() -> argparse.ArgumentParser:
     app_create = app.add_parser("create", help="issue an app id (printed once; only its hash is stored)")
     app_create.add_argument("--name", required=True)
 
+    client = commands.add_parser("client", help="bank common API clients (fintech apps)").add_subparsers(
+        dest="action", required=True
+    )
+    client_create = client.add_parser("create", help="register a client (its password is printed once)")
+    client_create.add_argument("--name", required=True, help="shown to users on the login page")
+    client_create.add_argument(
+        "--redirect-uri", required=True, action="append", help="an exact redirect URI (repeat for more)"
+    )
+    client_create.add_argument("--grants", default="read,write", help="comma separated, of read,write (default both)")
+    client_create.add_argument(
+        "--password-login", action="store_true", help="allow the REST sign-in, POST /auth/login (off by default)"
+    )
+
     branch = commands.add_parser("branch", help="the bank's branches").add_subparsers(dest="action", required=True)
     branch_create = branch.add_parser("create", help="register a branch")
     branch_create.add_argument("--code", required=True, help="3 digits")
@@ -64,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     user_create.add_argument("--bank-id", required=True)
     user_create.add_argument("--name", help="display name (default: the bank_id)")
     user_create.add_argument("--branch", help="code of a registered branch (default: the head office, 001)")
+    user_create.add_argument("--password", help="give the user a login for the bank common API")
 
     credit = commands.add_parser("credit", help="deposits").add_subparsers(dest="action", required=True)
     credit_add = credit.add_parser("add", help="credit an account at once")
@@ -96,6 +110,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.command == "app":
         app_id, identity = services.apps.create(args.name)
         return {"app_id": app_id, "name": identity.name, "app_key": identity.app_key}
+    if args.command == "client":
+        grants = {grant.strip() for grant in args.grants.split(",")} - {""}
+        registered, password = services.clients.create(
+            args.name, args.redirect_uri, grants=grants, password_login=args.password_login
+        )
+        return {"api_key": registered.api_key, "password": password}
     if args.command == "branch":
         branch = services.branches.create(args.code, args.name, args.name_kana, args.address_code, args.tel)
         return {"bank_code": services.settings.bank_code, **dataclasses.asdict(branch)}
@@ -104,7 +124,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.branch is not None and not services.branches.get_many([args.branch]):
             raise BranchNotFound(args.branch)
         account = services.accounts.open(args.bank_id, args.name or args.bank_id, args.branch or HEAD_OFFICE)
-        return {"bank_id": account.account_id, "account_number": account.account_number, "branch": account.branch_code}
+        if args.password is not None:
+            services.logins.set_password(account.account_id, args.password)
+        return {
+            "bank_id": account.account_id,
+            "account_number": account.account_number,
+            "branch": account.branch_code,
+            "login": args.password is not None,
+        }
     if args.command == "credit":
         if args.at is not None and services.settings.stage not in BACK_DATING_STAGES:
             raise InvalidRequest(f"--at is for the {' and '.join(BACK_DATING_STAGES)} stages only")
@@ -119,11 +146,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     load_stage_environment(args.stage)
+    from chalicelib.auth.clients import ClientExists
     from chalicelib.ledger.errors import LedgerError
 
     try:
         result = run(args)
-    except LedgerError as error:
+    except (LedgerError, ClientExists, ValueError) as error:
         detail = {"detail": str(error)} if str(error) else {}
         print(json.dumps({"error": type(error).__name__, **detail}, ensure_ascii=False), file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from pynamodb.exceptions import PutError
 
+from chalicelib.auth.clients import ClientExists
 from chalicelib.clock import JST
 from chalicelib.ledger.errors import AccountExists, BranchExists
 from chalicelib.services import Services
@@ -20,6 +21,10 @@ from chalicelib.store import tables
 # Local demo credentials only: printed by `make run` and quoted in the README.
 DEMO_APP_ID = "demo-app-id"
 DEMO_USERS = {"alice": 100_000, "bob": 50_000, "carol": 0}
+# The bank common API's demo client; each demo user signs in with "<bank_id>-password".
+DEMO_API_KEY = "demo-api-key"
+DEMO_CLIENT_PASSWORD = "demo-client-password"  # noqa: S105 local demo credentials, printed by `make run`
+DEMO_REDIRECT_URI = "http://localhost:3000/callback"
 # code, name, name_kana, address_code (団体コード), tel
 DEMO_BRANCHES = [
     ("001", "本店", "ホンテン", "131016", "0332123456"),
@@ -60,6 +65,16 @@ def seed(services: Services) -> None:
         services.apps.create("Demo App", app_id=DEMO_APP_ID)
     except PutError:
         pass  # already there
+    try:
+        services.clients.create(
+            "デモ家計簿アプリ",
+            [DEMO_REDIRECT_URI],
+            api_key=DEMO_API_KEY,
+            password=DEMO_CLIENT_PASSWORD,
+            password_login=True,
+        )
+    except ClientExists:
+        pass
     for branch in DEMO_BRANCHES:
         try:
             services.branches.create(*branch)
@@ -71,6 +86,7 @@ def seed(services: Services) -> None:
             services.accounts.open(bank_id, bank_id.capitalize(), DEMO_BRANCH_OF[bank_id])
         except AccountExists:
             continue
+        services.logins.set_password(bank_id, f"{bank_id}-password")
         if balance:
             for at, amount, description in history(bank_id, balance, today):
                 services.accounts.deposit(bank_id, amount, description, at=at)

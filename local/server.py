@@ -79,7 +79,7 @@ def serve(port: int) -> None:
     database = None
     try:
         from chalicelib.services import Services
-        from local.demo import DEMO_APP_ID, DEMO_USERS, seed
+        from local.demo import DEMO_API_KEY, DEMO_APP_ID, DEMO_CLIENT_PASSWORD, DEMO_REDIRECT_URI, DEMO_USERS, seed
 
         database = ensure_database()
         seed(Services.from_env())
@@ -94,6 +94,10 @@ Bank local server (stage {STAGE})
   Demo bank_ids  {users}
   Try            curl -s -X POST http://127.0.0.1:{port}/reserve -H 'Authorization: Bearer {DEMO_APP_ID}' \\
                    -d '{{"bank_id": "alice", "price": -1000}}'
+  Demo client    api_key {DEMO_API_KEY}, password {DEMO_CLIENT_PASSWORD} (bank common API)
+  Login page     http://127.0.0.1:{port}/auth/login?api_key={DEMO_API_KEY}&redirect_uri={DEMO_REDIRECT_URI}
+                   sign in as alice / alice-password (bob-password, carol-password)
+  API docs       http://127.0.0.1:{port}/docs
   Operator CLI   .venv/bin/python -m chalicelib.cli balance --bank-id alice
 """,
             flush=True,

@@ -38,7 +38,6 @@ from chalicelib.services import Services
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 CSRF_COOKIE = "__Host-bank-login-csrf"
 FORM_PATH = "/auth/login/form"
-FORM_ACTION = "login/form"  # relative to /auth/login, so that it works under an API Gateway stage prefix
 GRANT_LABELS = {"read": "口座情報・取引明細の参照", "write": "お取引の実行"}
 MESSAGES = {
     "bad_request": "ログインページへの要求が正しくありません。",
@@ -178,6 +177,13 @@ def _security_headers(nonce: str, redirect_uri: str | None = None) -> dict[str, 
     }
 
 
+def _stage_prefix(request: Any) -> str:
+    """`/api` when API Gateway serves the app under its stage's path, else "" (the local server)."""
+    context = request.context or {}
+    path, route = context.get("path") or "", context.get("resourcePath") or ""
+    return path[: -len(route)] if route and path.endswith(route) else ""
+
+
 def _back_to_app(redirect_uri: str, auth_token: str, state: str | None) -> str:
     query = {"auth_token": auth_token}
     if state is not None:
@@ -217,7 +223,7 @@ def blueprint(services: Services) -> Blueprint:
             request.redirect_uri,
             client_name=request.client.name,
             grants=[{"name": name, "label": GRANT_LABELS[name]} for name in sorted(request.grants)],
-            action=FORM_ACTION,
+            action=_stage_prefix(bp.current_request) + FORM_PATH,
             api_key=request.client.api_key,
             redirect_uri=request.redirect_uri,
             grants_param=form.get("grants") or "",

@@ -103,6 +103,8 @@ class Clients:
         grants = set(grants)
         if not grants or not grants <= set(GRANTS):
             raise ValueError(f"grants are some of {','.join(GRANTS)}")
+        if not name or (api_key is not None and not 0 < len(api_key) <= MAX_API_KEY_LENGTH):
+            raise ValueError("a client needs a name, and an api_key of 1 to 128 characters")
         password = password or self.ids.secret()
         item = ApiClient(
             api_key or self.ids.api_key(),

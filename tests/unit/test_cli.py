@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib import cli
 from chalicelib.clock import JST
-from chalicelib.store.models import Account, App, Branch, Posting
+from chalicelib.store.models import Account, ApiClient, App, Branch, Customer, Posting
 
 
 @pytest.fixture
@@ -103,3 +103,40 @@ def test_back_dated_credit(run_cli, monkeypatch):
     code, refused = run_cli("credit", "add", "--bank-id", "erin", "--amount", "1", "--at", "2026-02-01T00:00:00")
     assert code == 1 and refused["error"] == "InvalidRequest" and "local and dev" in refused["detail"]
     assert run_cli("balance", "--bank-id", "erin")[1]["balance"] == 200
+
+
+def test_client_create_prints_the_password_once_and_stores_its_hash(run_cli):
+    code, client = run_cli(
+        "client",
+        "create",
+        "--name",
+        "家計簿",
+        "--redirect-uri",
+        "https://a.example/cb",
+        "--redirect-uri",
+        "http://localhost:3000/cb",
+        "--grants",
+        "read",
+        "--password-login",
+    )
+    assert code == 0 and set(client) == {"api_key", "password"}
+    stored = ApiClient.get(client["api_key"])
+    assert stored.redirect_uris == ["https://a.example/cb", "http://localhost:3000/cb"]
+    assert stored.grants == {"read"} and stored.password_login
+    assert client["password"] not in stored.password_hash and stored.password_hash.startswith("$argon2id$")
+    assert (
+        run_cli("client", "create", "--name", "x", "--redirect-uri", "http://evil.example/cb")[1]["error"]
+        == "ValueError"
+    )
+    assert run_cli("client", "create", "--name", "x", "--redirect-uri", "https://a.example/#f")[0] == 1
+    assert (
+        run_cli("client", "create", "--name", "x", "--redirect-uri", "https://a.example/", "--grants", "admin")[0] == 1
+    )
+
+
+def test_user_create_with_a_password_gives_a_login(run_cli):
+    code, user = run_cli("user", "create", "--bank-id", "erin", "--password", "erin-password")
+    assert code == 0 and user["login"] is True
+    assert Customer.get("erin").password_hash.startswith("$argon2id$")
+    assert run_cli("user", "create", "--bank-id", "fay")[1]["login"] is False
+    assert Customer.get("fay").password_hash is None

@@ -70,7 +70,7 @@ def test_the_page_shows_the_app_the_grants_and_a_form(client):
     assert response.headers["Content-Type"] == "text/html; charset=utf-8"
     html = response.body.decode()
     form = Form(html)
-    assert form.form == {"method": "post", "action": "login/form"}
+    assert form.form == {"method": "post", "action": "/auth/login/form"}
     assert form.inputs["id"]["type"] == "text" and form.inputs["password"]["type"] == "password"
     assert {name for name, attrs in form.inputs.items() if attrs["type"] == "hidden"} == {
         "api_key",
