@@ -79,10 +79,14 @@ def serve(port: int) -> None:
     database = None
     try:
         from chalicelib.services import Services
+        from chalicelib.store.tables import StaleTable
         from local.demo import DEMO_API_KEY, DEMO_APP_ID, DEMO_CLIENT_PASSWORD, DEMO_REDIRECT_URI, DEMO_USERS, seed
 
         database = ensure_database()
-        seed(Services.from_env())
+        try:
+            seed(Services.from_env())
+        except StaleTable as error:
+            raise SystemExit(f"bank: {error}") from None
         users = ", ".join(f"{bank_id} ({amount} yen)" for bank_id, amount in DEMO_USERS.items())
         storage = f"DynamoDB Local, data in {data_dir()}" if database else "not started by this server"
         print(

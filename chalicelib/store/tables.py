@@ -27,13 +27,32 @@ def configure(settings: Settings) -> None:
     reset_connections()
 
 
+class StaleTable(Exception):
+    """A table exists with another key than its model's (made by an older release)."""
+
+
+def _keys(schema: dict) -> list[tuple[str, str]]:
+    return sorted((key["AttributeName"], key["KeyType"]) for key in schema)
+
+
 def create_tables() -> list[str]:
-    """Create the missing tables (idempotent); returns the names created."""
+    """Create the missing tables (idempotent); returns the names created. An existing table whose key
+    differs from its model's is StaleTable: writing to it would fail on every call."""
     created = []
     for model in ALL_MODELS:
         if not model.exists():
             model.create_table(wait=True)
             created.append(model.Meta.table_name)
+            continue
+        existing, wanted = (
+            _keys(model._get_connection().describe_table()["KeySchema"]),
+            _keys(model._get_schema()["key_schema"]),
+        )
+        if existing != wanted:
+            raise StaleTable(
+                f"table {model.Meta.table_name} has the key {existing}, not {wanted} (made by an older release):"
+                " delete it (locally: `make clean` drops the local database)"
+            )
     return created
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import boto3
+import pytest
 from pynamodb.attributes import MapAttribute
 from pynamodb.expressions.condition import size
 
-from chalicelib.store.models import Account, AmountMap
+from chalicelib.store import tables
+from chalicelib.store.models import Account, AmountMap, Posting
+from tests.conftest import make_services
 
 HELD = {"1795403100": 300, "1795403102": 0, "1795403161": 1_000_000_000_000}
 
@@ -34,3 +38,23 @@ def test_an_account_without_holds_reads_an_empty_map():
     account = Account.from_raw_data({"account_id": {"S": "a"}, "held": {"M": {}}})
     assert account.held == {}
     assert Account("b").held == {}
+
+
+def test_a_table_with_an_older_key_is_refused_by_name(moto_db, clock):
+    services = make_services(clock)
+    Posting.delete_table()
+    boto3.client("dynamodb").create_table(
+        TableName=Posting.Meta.table_name,
+        KeySchema=[
+            {"AttributeName": "account_id", "KeyType": "HASH"},
+            {"AttributeName": "posting_key", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "account_id", "AttributeType": "S"},
+            {"AttributeName": "posting_key", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    with pytest.raises(tables.StaleTable, match=f"{Posting.Meta.table_name} has the key .*posting_key.*make clean"):
+        tables.create_tables()
+    assert services.settings.table_prefix in Posting.Meta.table_name
