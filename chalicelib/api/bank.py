@@ -203,7 +203,12 @@ def _token_response(pair: TokenPair) -> TokenResponse:
     )
 
 
-SYSTEM_TOKEN = Operation(
+def _operation(*declared: Any, **more: Any) -> Operation:
+    """An operation of this API: its error body, and `Cache-Control: no-store` on its answers."""
+    return Operation(*declared, **more, ok_headers=("Cache-Control", "Pragma"), error_body=OAuthError)
+
+
+SYSTEM_TOKEN = _operation(
     "POST",
     "/auth/system_token",
     "issueSystemToken",
@@ -218,12 +223,10 @@ SYSTEM_TOKEN = Operation(
     },
     ok="The system token.",
     ok_body=SystemTokenResponse,
-    ok_headers=("Cache-Control", "Pragma"),
     ok_example={"access_token": "c2Vjc...", "created_at": 1798675200, "expired_at": 1798678800},
-    error_body=OAuthError,
     errors=(INVALID_REQUEST, INVALID_SCOPE, INVALID_CLIENT, *COMMON_ERRORS),
 )
-REST_LOGIN = Operation(
+REST_LOGIN = _operation(
     "POST",
     "/auth/login",
     "signIn",
@@ -238,9 +241,7 @@ REST_LOGIN = Operation(
     },
     ok="The auth token: single use, valid 3 minutes.",
     ok_body=AuthTokenResponse,
-    ok_headers=("Cache-Control", "Pragma"),
     ok_example={"auth_token": "R2lLc3..."},
-    error_body=OAuthError,
     errors=(
         INVALID_REQUEST,
         SIGN_IN_FAILED,
@@ -250,7 +251,7 @@ REST_LOGIN = Operation(
         *COMMON_ERRORS,
     ),
 )
-ISSUE_TOKENS = Operation(
+ISSUE_TOKENS = _operation(
     "POST",
     "/auth/token",
     "issueTokens",
@@ -263,8 +264,6 @@ ISSUE_TOKENS = Operation(
     security="systemToken",
     ok="The new token pair.",
     ok_body=TokenResponse,
-    ok_headers=("Cache-Control", "Pragma"),
-    error_body=OAuthError,
     errors=(
         INVALID_REQUEST,
         INVALID_GRANT.when("the auth token is unknown, expired, already used, or was issued to another client"),
@@ -273,7 +272,7 @@ ISSUE_TOKENS = Operation(
         *COMMON_ERRORS,
     ),
 )
-ROTATE_TOKENS = Operation(
+ROTATE_TOKENS = _operation(
     "PUT",
     "/auth/token",
     "rotateTokens",
@@ -287,8 +286,6 @@ ROTATE_TOKENS = Operation(
     security="systemToken",
     ok="The new token pair.",
     ok_body=TokenResponse,
-    ok_headers=("Cache-Control", "Pragma"),
-    error_body=OAuthError,
     errors=(
         INVALID_REQUEST,
         INVALID_GRANT.when("the refresh token is unknown, expired, revoked, spent, or was issued to another client"),
@@ -296,7 +293,7 @@ ROTATE_TOKENS = Operation(
         *COMMON_ERRORS,
     ),
 )
-REVOKE_TOKENS = Operation(
+REVOKE_TOKENS = _operation(
     "DELETE",
     "/auth/token",
     "revokeTokens",
@@ -309,9 +306,7 @@ REVOKE_TOKENS = Operation(
     security="systemToken",
     ok="Revoked (or nothing to revoke).",
     ok_body=Empty,
-    ok_headers=("Cache-Control", "Pragma"),
     ok_example={},
-    error_body=OAuthError,
     errors=(
         INVALID_REQUEST,
         INVALID_GRANT.when("the refresh token was issued to another client"),
@@ -333,7 +328,7 @@ END_USER_ONLY = (
     "\n\n`Authorization: Bearer <access_token>` of the end user, with the `read` grant. The user sees only their own"
     " accounts; a system token is 403."
 )
-BRANCHES = Operation(
+BRANCHES = _operation(
     "GET",
     "/branches",
     "listBranches",
@@ -345,11 +340,9 @@ BRANCHES = Operation(
     security="accessToken",
     ok="A page of branches.",
     ok_body=BranchesResponse,
-    ok_headers=("Cache-Control", "Pragma"),
-    error_body=OAuthError,
     errors=(INVALID_REQUEST.when("`page` is not an integer in 1..1000000"), *READ_ERRORS, *COMMON_ERRORS),
 )
-ACCOUNTS = Operation(
+ACCOUNTS = _operation(
     "GET",
     "/accounts",
     "listAccounts",
@@ -361,11 +354,9 @@ ACCOUNTS = Operation(
     security="accessToken",
     ok="A page of accounts.",
     ok_body=AccountsResponse,
-    ok_headers=("Cache-Control", "Pragma"),
-    error_body=OAuthError,
     errors=(INVALID_REQUEST.when("`page` is not an integer in 1..1000000"), *READ_ERRORS, *COMMON_ERRORS),
 )
-TRANSACTIONS = Operation(
+TRANSACTIONS = _operation(
     "GET",
     "/transactions",
     "listTransactions",
@@ -379,11 +370,9 @@ TRANSACTIONS = Operation(
     security="accessToken",
     ok="A page of transactions.",
     ok_body=TransactionsResponse,
-    ok_headers=("Cache-Control", "Pragma"),
-    error_body=OAuthError,
     errors=STATEMENT_ERRORS,
 )
-BALANCES = Operation(
+BALANCES = _operation(
     "GET",
     "/balances",
     "listBalances",
@@ -397,8 +386,6 @@ BALANCES = Operation(
     security="accessToken",
     ok="A page of daily balances.",
     ok_body=BalancesResponse,
-    ok_headers=("Cache-Control", "Pragma"),
-    error_body=OAuthError,
     errors=STATEMENT_ERRORS,
 )
 OPERATIONS = (

@@ -4,16 +4,14 @@ Content-Security-Policy, and its Authorize and Try it out reach the API."""
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 from moto import mock_aws
 
 from chalicelib.api import build_app, docs
 from chalicelib.clock import SystemClock
-from local.dynamodb_local import free_port
-from local.server import build_server
 from tests.conftest import make_services
+from tests.support.local_server import in_process
 
 APP_ID = "docs-browser-app-id"
 
@@ -26,13 +24,8 @@ def server():
         services.apps.create("docs", app_id=APP_ID)
         services.accounts.open("alice", "alice")
         services.accounts.deposit("alice", 10_000, "入金")
-        local = build_server(free_port(), build_app(services))
-        thread = threading.Thread(target=local.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        yield f"http://127.0.0.1:{local.port}"
-        local.shutdown()
-        local.server.server_close()
-        thread.join(timeout=10)
+        with in_process(build_app(services)) as base:
+            yield base
 
 
 @pytest.fixture(scope="module")

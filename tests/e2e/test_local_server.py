@@ -7,10 +7,12 @@ import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 import pytest
 
-from local.demo import DEMO_APP_ID
+from chalicelib.clock import JST
+from local.demo import DEMO_API_KEY, DEMO_APP_ID, DEMO_CLIENT_PASSWORD
 from tests.support.local_server import launch
 
 pytestmark = pytest.mark.dynamodb_local
@@ -74,3 +76,31 @@ def test_50_concurrent_clients_get_no_resets_or_errors(server):
     with ThreadPoolExecutor(max_workers=50) as pool:
         assert sorted(pool.map(client, range(50))) == list(range(50))
     assert request(server, "GET", "/credit?bank_id=bob", app_id=None)[2] == {"credit": 50_000 - 50}
+
+
+def test_the_bank_common_api_flow_of_the_readme_on_the_demo_data(server):
+    """README, "The flow, with curl": the demo client signs alice in and reads her seeded history."""
+    status, _, system = request(
+        server, "POST", "/auth/system_token", {"api_key": DEMO_API_KEY, "password": DEMO_CLIENT_PASSWORD}, app_id=None
+    )
+    assert status == 200
+    sign_in = {"api_key": DEMO_API_KEY, "id": "alice", "password": "alice-password"}
+    status, _, auth = request(server, "POST", "/auth/login", sign_in, app_id=None)
+    assert status == 200
+    exchange = {"api_key": DEMO_API_KEY, "password": DEMO_CLIENT_PASSWORD, "auth_token": auth["auth_token"]}
+    status, _, pair = request(server, "POST", "/auth/token", exchange, app_id=system["access_token"])
+    assert status == 200
+    token = pair["access_token"]
+    _, _, accounts = request(server, "GET", "/accounts", app_id=token)
+    assert [(a["id"], a["branch_name"]) for a in accounts["accounts"]] == [("alice", "本店")]
+    today = datetime.now(JST).date()
+    span = f"account_id=alice&start_date={today - timedelta(days=100)}&end_date={today}"
+    status, _, statement = request(server, "GET", f"/transactions?{span}", app_id=token)
+    assert status == 200 and len(statement["transactions"]) > 20  # three months of demo deposits
+    assert all(line["date"].endswith("+09:00") for line in statement["transactions"])
+    status, _, balances = request(server, "GET", f"/balances?{span}", app_id=token)
+    assert status == 200 and len(balances["balances"]) == 101
+    assert balances["balances"][0]["balance"] == 0
+    assert balances["balances"][-1]["balance"] == statement["transactions"][-1]["balance"]
+    status, _, branches = request(server, "GET", "/branches", app_id=system["access_token"])
+    assert [b["branch_code"] for b in branches["branches"]] == ["001", "002", "003", "004"]

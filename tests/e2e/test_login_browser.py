@@ -14,8 +14,8 @@ from moto import mock_aws
 from chalicelib.api import build_app
 from chalicelib.clock import SystemClock
 from local.dynamodb_local import free_port
-from local.server import build_server
 from tests.conftest import make_services
+from tests.support.local_server import in_process
 
 API_KEY = "browser-api-key"
 PASSWORD = "browser-client-password"
@@ -31,13 +31,8 @@ def server():
         services.accounts.open("alice", "Alice")
         services.accounts.deposit("alice", 12_345, "入金")
         services.logins.set_password("alice", "alice-password")
-        local = build_server(free_port(), build_app(services))
-        thread = threading.Thread(target=local.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        yield f"http://127.0.0.1:{local.port}"
-        local.shutdown()
-        local.server.server_close()
-        thread.join(timeout=10)
+        with in_process(build_app(services)) as base:
+            yield base
 
 
 def login_url(server: str, **extra: str) -> str:

@@ -1,16 +1,22 @@
-"""`python -m local.server` as `make run` starts it: a subprocess writing its output to files."""
+"""The local server for tests: `python -m local.server` as `make run` starts it (a subprocess writing its output
+to files), or the app on it in the test's own process."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from local.dynamodb_local import free_port, is_serving
+from local.server import build_server
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -67,3 +73,17 @@ def launch(output_dir: Path, port: int | None = None, wrapper: tuple[str, ...] =
             stderr=stderr,
         )
     return LocalServer(process, port, output_dir)
+
+
+@contextlib.contextmanager
+def in_process(app: Any) -> Iterator[str]:
+    """The app on the local server in this process, on a thread; yields its base URL."""
+    local = build_server(free_port(), app)
+    thread = threading.Thread(target=local.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{local.port}"
+    finally:
+        local.shutdown()
+        local.server.server_close()
+        thread.join(timeout=10)

@@ -106,15 +106,9 @@ class Workload:
         self.app = app
         self.routes: set[tuple[str, str]] = set()
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        app_id: str | None = APP_ID,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, Any]:
-        return self.respond(method, path, body, app_id, headers)[:2]
+    def call(self, *args: Any, **kwargs: Any) -> tuple[int, Any]:
+        """(status, body) of `respond`."""
+        return self.respond(*args, **kwargs)[:2]
 
     def respond(
         self,
@@ -124,6 +118,7 @@ class Workload:
         app_id: str | None = APP_ID,
         headers: dict[str, str] | None = None,
     ) -> tuple[int, Any, dict[str, str]]:
+        """A request; `headers` replace the app id's Authorization, a `str` body is sent as it is."""
         with contextlib.suppress(ValueError):  # no such route
             route = RouteMatcher(list(self.app.routes)).match_route(path.split("?")[0]).route
             if method in self.app.routes[route]:

@@ -201,3 +201,44 @@ def test_an_unexpected_error_is_logged_as_json_with_its_traceback(client, output
     assert errors[0]["exception_name"] == "RuntimeError" and "ledger exploded" in errors[0]["exception"]
     assert errors[0]["request_id"] == response.headers["X-Request-Id"]
     assert all(line.startswith("{") for line in written.splitlines() if line.strip())
+
+
+def test_no_token_or_password_of_the_bank_api_reaches_the_logs(client, output, monkeypatch):
+    """The whole flow, with its real secrets: none of them is written, whatever the answer."""
+    client, services = client
+    client_password, user_password = "client-password-never-logged", "user-password-never-logged"
+    services.clients.create(
+        "App", ["https://app.example/cb"], api_key="logs-app", password=client_password, password_login=True
+    )
+    services.logins.set_password("alice", user_password)
+
+    def call(method, path, body=None, token=None, **headers):
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        response = getattr(client.http, method)(path, headers=headers, body=json.dumps(body) if body else None)
+        return json.loads(response.body) if response.headers["Content-Type"] == "application/json" else response
+
+    system = call("post", "/auth/system_token", {"api_key": "logs-app", "password": client_password})["access_token"]
+    auth = call("post", "/auth/login", {"api_key": "logs-app", "id": "alice", "password": user_password})["auth_token"]
+    page = call("get", "/auth/login?api_key=logs-app&redirect_uri=https://app.example/cb")
+    csrf = page.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    form = f"api_key=logs-app&redirect_uri=https://app.example/cb&id=alice&password={user_password}&csrf_token={csrf}"
+    client.http.post(
+        "/auth/login/form",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"__Host-bank-login-csrf={csrf}"},
+        body=form,
+    )
+    pair = call("post", "/auth/token", {"api_key": "logs-app", "password": client_password, "auth_token": auth}, system)
+    rotated = call("put", "/auth/token", {"api_key": "logs-app", "refresh_token": pair["refresh_token"]}, system)
+    call("put", "/auth/token", {"api_key": "logs-app", "refresh_token": pair["refresh_token"]}, system)  # replay
+    call("get", "/accounts", token=rotated["access_token"])
+    call("get", "/transactions?account_id=alice&start_date=2026-11-01&end_date=2026-11-30", token=pair["access_token"])
+    call("delete", "/auth/token", {"api_key": "logs-app", "refresh_token": rotated["refresh_token"]}, system)
+    call("post", "/auth/system_token", {"api_key": "logs-app", "password": user_password})  # wrong: 401
+    secrets = [client_password, user_password, system, auth, csrf, *pair.values(), *rotated.values()]
+    written = output()
+    statuses = {line["status"] for line in lines(written) if line.get("message") == "request"}
+    assert {200, 303, 400, 401} <= statuses
+    for secret in secrets:
+        if isinstance(secret, str):
+            assert secret not in written
