@@ -12,7 +12,10 @@
    handler making the same DynamoDB calls (benchmarks/bare.py), on a fresh and on a busy account
    (`--profile`: the whole cycle by package, then our layers alone, DynamoDB answered from memory);
 5. sequential /check latency through the local server, on one kept-alive connection and on a new
-   connection per request.
+   connection per request;
+6. the bank common API over HTTP, on a warm process: DynamoDB calls, consumed capacity (read and write
+   units) and latency of each auth call and of /transactions (pages 1 and 5 of a 1,000-posting month),
+   /balances (that month), /accounts and /branches; and how much of a sign-in is Argon2id.
 
 It prints a header and its figures, nothing else: the app's JSON logs (Powertools, service bank-api)
 and the local server's access log are turned down to warnings, metrics are off
@@ -45,8 +48,10 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import urlencode
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 APP_ID = "bench-app-id"
@@ -108,6 +113,9 @@ def dynamodb_client(services):
 
 # --- 1. calls per endpoint ------------------------------------------------------------------------
 
+# DynamoDB Local answers ReturnConsumedCapacity with CapacityUnits only: read or write units by operation.
+READ_OPERATIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
+
 
 @dataclass
 class Call:
@@ -118,6 +126,10 @@ class Call:
     @property
     def app_lookup(self) -> bool:
         return self.tables == ("apps",)
+
+    @property
+    def reads(self) -> bool:
+        return self.operation in READ_OPERATIONS
 
     def __str__(self) -> str:
         return f"{self.operation}({','.join(self.tables)})"
@@ -641,13 +653,135 @@ def keep_alive_latency(services, port: int, requests: int = 200) -> None:
     )
 
 
+# --- 6. the bank common API ----------------------------------------------------------------------
+
+BANK_API_KEY = "bench-api-key"
+BANK_PASSWORD = "bench-client-password"
+BANK_USER = "bench-user"
+USER_PASSWORD = "bench-user-password"
+HISTORY_POSTINGS = 1000
+
+
+def bank_request(connection, method: str, path: str, token: str | None, body: dict | None = None) -> dict:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    connection.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    assert response.status == 200, (method, path, response.status, answer)
+    return answer
+
+
+def last_month(now: datetime) -> tuple[date, date]:
+    """The JST calendar month before now's: wholly past, so back-dated postings may fill it."""
+    from chalicelib.clock import JST
+
+    end = now.astimezone(JST).date().replace(day=1) - timedelta(days=1)
+    return end.replace(day=1), end
+
+
+def post_month(services, account_id: str, start: date, end: date, postings: int) -> None:
+    """`postings` deposits of 1 spread evenly over the JST days start..end, oldest first (a back-dated
+    posting may not precede the account's last)."""
+    from chalicelib.clock import JST
+
+    first = datetime(start.year, start.month, start.day, tzinfo=JST)
+    step = (datetime(end.year, end.month, end.day, tzinfo=JST) + timedelta(days=1) - first) / postings
+    for n in range(postings):
+        services.accounts.deposit(account_id, 1, "入金", at=first + n * step)
+
+
+def argon2_ms(runs: int = 5) -> float:
+    from chalicelib.auth.passwords import hash_password, verify_password
+
+    stored = hash_password(USER_PASSWORD)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        verify_password(stored, USER_PASSWORD)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def bank_common_api(services, port: int) -> None:
+    services.clients.create(
+        "Bench App", ["https://bench.example/cb"], api_key=BANK_API_KEY, password=BANK_PASSWORD, password_login=True
+    )
+    services.branches.create("001", "本店", "ホンテン", "131016", "0311112222")
+    services.accounts.open(BANK_USER, "Bench User")
+    services.logins.set_password(BANK_USER, USER_PASSWORD)
+    start, end = last_month(services.clock.now())
+    started = time.perf_counter()
+    post_month(services, BANK_USER, start, end, HISTORY_POSTINGS)
+    built_s = time.perf_counter() - started
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    statement = {"account_id": BANK_USER, "start_date": start.isoformat(), "end_date": end.isoformat()}
+    client = {"api_key": BANK_API_KEY, "password": BANK_PASSWORD}
+
+    def session(call) -> None:
+        """Each call once, in an app's order: `call(row name, method, path, token, body)` answers the body."""
+        system = call("POST /auth/system_token", "POST", "/auth/system_token", None, client)["access_token"]
+        login = {"api_key": BANK_API_KEY, "id": BANK_USER, "password": USER_PASSWORD}
+        auth = call("POST /auth/login (sign-in)", "POST", "/auth/login", None, login)["auth_token"]
+        pair = call("POST /auth/token (exchange)", "POST", "/auth/token", system, {**client, "auth_token": auth})
+        access = pair["access_token"]
+        for page in (1, 5):
+            query = urlencode({**statement, "page": page})
+            call(f"GET /transactions page {page}", "GET", f"/transactions?{query}", access)
+        call("GET /balances (the month)", "GET", f"/balances?{urlencode(statement)}", access)
+        call("GET /accounts", "GET", "/accounts", access)
+        call("GET /branches", "GET", "/branches?page=1", system)
+        refresh = {"api_key": BANK_API_KEY, "refresh_token": pair["refresh_token"]}
+        rotated = call("PUT /auth/token (rotate)", "PUT", "/auth/token", system, refresh)
+        refresh = {"api_key": BANK_API_KEY, "refresh_token": rotated["refresh_token"]}
+        call("DELETE /auth/token (revoke)", "DELETE", "/auth/token", system, refresh)
+
+    session(lambda name, *request: bank_request(connection, *request))  # warm-up
+    rows: dict[str, tuple[list[Call], float]] = {}
+    with CallRecorder(dynamodb_client(services)) as recorder:
+
+        def record(name, *request):
+            answer = []
+            started = time.perf_counter()
+            calls = recorder.measure(lambda: answer.append(bank_request(connection, *request)))
+            rows[name] = calls, (time.perf_counter() - started) * 1000
+            return answer[0]
+
+        session(record)
+    connection.close()
+    verify_ms = argon2_ms()
+
+    say("\n6. The bank common API over HTTP: DynamoDB calls, consumed capacity and latency of one call each, after")
+    say(
+        f"   a warm-up round (an account with {HISTORY_POSTINGS} postings over {start:%Y-%m}, JST; built in"
+        f" {built_s:.1f} s)"
+    )
+    say(f"   {'call':28} {'calls':>5} {'read units':>10} {'write units':>11} {'ms':>6}  operations")
+    for name, (calls, ms) in rows.items():
+        reads = sum(call.capacity for call in calls if call.reads)
+        writes = sum(call.capacity for call in calls if not call.reads)
+        say(f"   {name:28} {len(calls):>5} {reads:>10.1f} {writes:>11.1f} {ms:>6.1f}  {' + '.join(map(str, calls))}")
+    (first, _), (fifth, _) = rows["GET /transactions page 1"], rows["GET /transactions page 5"]
+    same = [str(call) for call in first] == [str(call) for call in fifth]
+    units = [sum(call.capacity for call in calls) for calls in (first, fifth)]
+    say(
+        f"   page 5 / page 1: {'the same' if same else 'OTHER'} calls, {units[1]:.1f} / {units[0]:.1f} capacity units"
+        " (a page is a key range of seqs, bounded by the range's first and last daily_balances items)"
+    )
+    sign_in_ms = rows["POST /auth/login (sign-in)"][1]
+    say(
+        f"   one sign-in {sign_in_ms:.1f} ms over HTTP, Argon2id's verify alone {verify_ms:.1f} ms"
+        f" ({verify_ms / sign_in_ms:.0%}; in process, median of 5); /auth/system_token and the exchange verify"
+    )
+    say("   the client's password with it too")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each throughput run")
     parser.add_argument("--threads", type=int, default=8, help="client threads of the throughput runs")
     parser.add_argument("--cycles", type=int, default=300, help="cycles of the CPU section, each side")
     parser.add_argument("--profile", action="store_true", help="print the top of the profile of our cycle")
-    parser.add_argument("--sections", default="12345", help="which sections to run, e.g. 4 (default: 12345)")
+    parser.add_argument("--sections", default="123456", help="which sections to run, e.g. 4 (default: 123456)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(PROJECT_DIR))
@@ -692,6 +826,7 @@ def main() -> None:
                 "3": lambda: throughput(services, probe, port, args.seconds, args.threads),
                 "4": lambda: cpu_per_cycle(services, args.cycles, args.profile),
                 "5": lambda: keep_alive_latency(services, port),
+                "6": lambda: bank_common_api(services, port),
             }
             for number in args.sections:
                 sections[number]()
