@@ -12,7 +12,10 @@
    handler making the same DynamoDB calls (benchmarks/bare.py), on a fresh and on a busy account
    (`--profile`: the whole cycle by package, then our layers alone, DynamoDB answered from memory);
 5. sequential /check latency through the local server, on one kept-alive connection and on a new
-   connection per request.
+   connection per request;
+6. the bank common API over HTTP, on a warm process: DynamoDB calls, consumed capacity (read and write
+   units) and latency of each auth call and of /transactions (pages 1 and 5 of a 1,000-posting month),
+   /balances (that month), /accounts and /branches, and how much of that is DynamoDB and Argon2id.
 
 It prints a header and its figures, nothing else: the app's JSON logs (Powertools, service bank-api)
 and the local server's access log are turned down to warnings, metrics are off
@@ -45,8 +48,11 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from unittest import mock
+from urllib.parse import urlencode
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 APP_ID = "bench-app-id"
@@ -108,16 +114,24 @@ def dynamodb_client(services):
 
 # --- 1. calls per endpoint ------------------------------------------------------------------------
 
+# DynamoDB Local answers ReturnConsumedCapacity with CapacityUnits only: read or write units by operation.
+READ_OPERATIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
+
 
 @dataclass
 class Call:
     operation: str
     tables: tuple[str, ...]
     capacity: float = 0.0
+    round_trip_s: float = 0.0  # botocore's before-send to before-parse
 
     @property
     def app_lookup(self) -> bool:
         return self.tables == ("apps",)
+
+    @property
+    def reads(self) -> bool:
+        return self.operation in READ_OPERATIONS
 
     def __str__(self) -> str:
         return f"{self.operation}({','.join(self.tables)})"
@@ -134,26 +148,41 @@ def _tables(params: dict) -> tuple[str, ...]:
 
 
 class CallRecorder:
-    """The DynamoDB calls a client makes during `measure(action)`, through botocore's event hooks."""
+    """The DynamoDB calls a client makes during `measure(action)`, through botocore's event hooks. One
+    request at a time: the round trip is timed across hooks without telling threads apart."""
 
     def __init__(self, client) -> None:
         self.events = client.meta.events
         self.calls: list[Call] = []
         self.recording = False
+        self.sent = 0.0
+        self.hooks = {
+            "provide-client-params.dynamodb.*": self._on_params,
+            "before-send.dynamodb.*": self._on_send,
+            "before-parse.dynamodb.*": self._on_answer,
+            "after-call.dynamodb.*": self._on_result,
+        }
 
     def __enter__(self) -> CallRecorder:
-        self.events.register("provide-client-params.dynamodb.*", self._on_params)
-        self.events.register("after-call.dynamodb.*", self._on_result)
+        for event, hook in self.hooks.items():
+            self.events.register(event, hook)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.events.unregister("provide-client-params.dynamodb.*", self._on_params)
-        self.events.unregister("after-call.dynamodb.*", self._on_result)
+        for event, hook in self.hooks.items():
+            self.events.unregister(event, hook)
 
     def _on_params(self, params, model, **kwargs):
         if self.recording:
             params.setdefault("ReturnConsumedCapacity", "TOTAL")
             self.calls.append(Call(model.name, _tables(params)))
+
+    def _on_send(self, **kwargs):
+        self.sent = time.perf_counter()
+
+    def _on_answer(self, **kwargs):
+        if self.recording:
+            self.calls[-1].round_trip_s += time.perf_counter() - self.sent
 
     def _on_result(self, parsed, **kwargs):
         if self.recording:
@@ -641,13 +670,151 @@ def keep_alive_latency(services, port: int, requests: int = 200) -> None:
     )
 
 
+# --- 6. the bank common API ----------------------------------------------------------------------
+
+BANK_API_KEY = "bench-api-key"
+BANK_PASSWORD = "bench-client-password"
+BANK_USER = "bench-user"
+USER_PASSWORD = "bench-user-password"
+HISTORY_POSTINGS = 1000
+
+
+def bank_request(connection, method: str, path: str, token: str | None, body: dict | None = None) -> dict:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    connection.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    assert response.status == 200, (method, path, response.status, answer)
+    return answer
+
+
+def last_month(now: datetime) -> tuple[date, date]:
+    """The JST calendar month before now's: wholly past, so back-dated postings may fill it."""
+    from chalicelib.clock import JST
+
+    end = now.astimezone(JST).date().replace(day=1) - timedelta(days=1)
+    return end.replace(day=1), end
+
+
+def post_month(services, account_id: str, start: date, end: date, postings: int) -> None:
+    """`postings` deposits of 1 spread evenly over the JST days start..end, oldest first (a back-dated
+    posting may not precede the account's last)."""
+    from chalicelib.clock import JST
+
+    first = datetime(start.year, start.month, start.day, tzinfo=JST)
+    step = (datetime(end.year, end.month, end.day, tzinfo=JST) + timedelta(days=1) - first) / postings
+    for n in range(postings):
+        services.accounts.deposit(account_id, 1, "入金", at=first + n * step)
+
+
+@contextlib.contextmanager
+def timed_password_checks(spent: list[float]):
+    """Appends to `spent` the seconds of each password check (Argon2id) of the app, client's or user's."""
+    from chalicelib.auth import clients, logins
+    from chalicelib.auth.passwords import verify_password
+
+    def timed(stored_hash, password):
+        started = time.perf_counter()
+        try:
+            return verify_password(stored_hash, password)
+        finally:
+            spent.append(time.perf_counter() - started)
+
+    with mock.patch.object(clients, "verify_password", timed), mock.patch.object(logins, "verify_password", timed):
+        yield
+
+
+def bank_common_api(services, port: int) -> None:
+    services.clients.create(
+        "Bench App", ["https://bench.example/cb"], api_key=BANK_API_KEY, password=BANK_PASSWORD, password_login=True
+    )
+    services.branches.create("001", "本店", "ホンテン", "131016", "0311112222")
+    services.accounts.open(BANK_USER, "Bench User")
+    services.logins.set_password(BANK_USER, USER_PASSWORD)
+    start, end = last_month(services.clock.now())
+    started = time.perf_counter()
+    post_month(services, BANK_USER, start, end, HISTORY_POSTINGS)
+    built_s = time.perf_counter() - started
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    statement = {"account_id": BANK_USER, "start_date": start.isoformat(), "end_date": end.isoformat()}
+    client = {"api_key": BANK_API_KEY, "password": BANK_PASSWORD}
+
+    def session(call) -> None:
+        """Each call once, in an app's order: `call(row name, method, path, token, body)` answers the body."""
+        system = call("POST /auth/system_token", "POST", "/auth/system_token", None, client)["access_token"]
+        login = {"api_key": BANK_API_KEY, "id": BANK_USER, "password": USER_PASSWORD}
+        auth = call("POST /auth/login (sign-in)", "POST", "/auth/login", None, login)["auth_token"]
+        pair = call("POST /auth/token (exchange)", "POST", "/auth/token", system, {**client, "auth_token": auth})
+        access = pair["access_token"]
+        for page in (1, 5):
+            query = urlencode({**statement, "page": page})
+            call(f"GET /transactions page {page}", "GET", f"/transactions?{query}", access)
+        call("GET /balances (the month)", "GET", f"/balances?{urlencode(statement)}", access)
+        call("GET /accounts", "GET", "/accounts", access)
+        call("GET /branches", "GET", "/branches?page=1", system)
+        refresh = {"api_key": BANK_API_KEY, "refresh_token": pair["refresh_token"]}
+        rotated = call("PUT /auth/token (rotate)", "PUT", "/auth/token", system, refresh)
+        refresh = {"api_key": BANK_API_KEY, "refresh_token": rotated["refresh_token"]}
+        call("DELETE /auth/token (revoke)", "DELETE", "/auth/token", system, refresh)
+
+    session(lambda name, *request: bank_request(connection, *request))  # warm-up
+    rows: dict[str, tuple[list[Call], float, float]] = {}  # calls, ms over HTTP, ms of Argon2id
+    checks: list[float] = []
+    with CallRecorder(dynamodb_client(services)) as recorder, timed_password_checks(checks):
+
+        def record(name, *request):
+            answer, checked = [], len(checks)
+            started = time.perf_counter()
+            calls = recorder.measure(lambda: answer.append(bank_request(connection, *request)))
+            rows[name] = calls, (time.perf_counter() - started) * 1000, sum(checks[checked:]) * 1000
+            return answer[0]
+
+        session(record)
+    connection.close()
+
+    say("\n6. The bank common API over HTTP: DynamoDB calls, consumed capacity and latency of one call each, after")
+    say(
+        f"   a warm-up round (an account with {HISTORY_POSTINGS} postings over {start:%Y-%m}, JST; built in"
+        f" {built_s:.1f} s)"
+    )
+    say(f"   {'':28} {'':5} {'read':>5} {'write':>5} {'ms over':>7} {'of which':>17}")
+    say(
+        f"   {'call':28} {'calls':>5} {'units':>5} {'units':>5} {'HTTP':>7} {'DynamoDB':>8} {'Argon2id':>8}  operations"
+    )
+    for name, (calls, ms, argon2_ms) in rows.items():
+        reads = sum(call.capacity for call in calls if call.reads)
+        writes = sum(call.capacity for call in calls if not call.reads)
+        dynamodb_ms = sum(call.round_trip_s for call in calls) * 1000
+        say(
+            f"   {name:28} {len(calls):>5} {reads:>5.1f} {writes:>5.1f} {ms:>7.1f} {dynamodb_ms:>8.1f}"
+            f" {argon2_ms:>8.1f}  {' + '.join(map(str, calls))}"
+        )
+    (first, *_), (fifth, *_) = rows["GET /transactions page 1"], rows["GET /transactions page 5"]
+    same = [str(call) for call in first] == [str(call) for call in fifth]
+    units = [sum(call.capacity for call in calls) for calls in (first, fifth)]
+    say(
+        f"   page 5 / page 1: {'the same' if same else 'OTHER'} calls, {units[1]:.1f} / {units[0]:.1f} capacity units"
+        " (a page is a seq range; daily_balances bound it)"
+    )
+    calls, sign_in_ms, argon2_ms = rows["POST /auth/login (sign-in)"]
+    dynamodb_ms = sum(call.round_trip_s for call in calls) * 1000
+    say(
+        f"   one sign-in {sign_in_ms:.1f} ms: Argon2id (OWASP's 19 MiB, 2 passes) {argon2_ms / sign_in_ms:.0%},"
+        f" {len(calls)} DynamoDB round trips {dynamodb_ms / sign_in_ms:.0%}, the rest"
+    )
+    say(
+        f"   (HTTP, Python) {1 - (argon2_ms + dynamodb_ms) / sign_in_ms:.0%}; system_token and the exchange check"
+        " the client's password with Argon2id too"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each throughput run")
     parser.add_argument("--threads", type=int, default=8, help="client threads of the throughput runs")
     parser.add_argument("--cycles", type=int, default=300, help="cycles of the CPU section, each side")
     parser.add_argument("--profile", action="store_true", help="print the top of the profile of our cycle")
-    parser.add_argument("--sections", default="12345", help="which sections to run, e.g. 4 (default: 12345)")
+    parser.add_argument("--sections", default="123456", help="which sections to run, e.g. 4 (default: 123456)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(PROJECT_DIR))
@@ -692,6 +859,7 @@ def main() -> None:
                 "3": lambda: throughput(services, probe, port, args.seconds, args.threads),
                 "4": lambda: cpu_per_cycle(services, args.cycles, args.profile),
                 "5": lambda: keep_alive_latency(services, port),
+                "6": lambda: bank_common_api(services, port),
             }
             for number in args.sections:
                 sections[number]()
