@@ -8,13 +8,14 @@ usual AWS credentials.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Back-dated postings are demo and test data: never on prod.
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return {"api_key": registered.api_key, "password": password}
     if args.command == "branch":
         branch = services.branches.create(args.code, args.name, args.name_kana, args.address_code, args.tel)
-        return {"bank_code": services.settings.bank_code, **dataclasses.asdict(branch)}
+        return {"bank_code": services.settings.bank_code, **msgspec.structs.asdict(branch)}
     if args.command == "user":
         # The head office by default, registered or not, as ISUBANK's /register opens accounts.
         if args.branch is not None and not services.branches.get_many([args.branch]):

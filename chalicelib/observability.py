@@ -18,12 +18,12 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+from msgspec import Struct, field
 
 # Not "bank": Chalice's own logger is named after the app.
 SERVICE = "bank-api"
@@ -44,8 +44,7 @@ def _provider() -> AmazonCloudWatchEMFProvider:
     return provider
 
 
-@dataclass
-class RequestMetrics:
+class RequestMetrics(Struct):
     counts: Counter[str] = field(default_factory=Counter)
     status: int | None = None  # the response's, once known: a dimension of every metric
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from chalicelib.auth.apps import AppRegistry
 from chalicelib.auth.clients import Clients
 from chalicelib.auth.logins import Logins
@@ -19,14 +17,18 @@ from chalicelib.store import tables
 from chalicelib.store.transactions import Retrier
 
 
-@dataclass
 class Services:
-    settings: Settings
-    clock: Clock = field(default_factory=SystemClock)
-    ids: IdGenerator = field(default_factory=IdGenerator)
-    retrier: Retrier = field(default_factory=Retrier)
-
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        ids: IdGenerator | None = None,
+        retrier: Retrier | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.ids = ids or IdGenerator()
+        self.retrier = retrier or Retrier()
         tables.configure(self.settings)
         self.branches = Branches(self.clock, self.settings.bank_code)
         self.accounts = Accounts(self.clock, self.ids, self.retrier, self.branches)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 _TRUE = {"1", "true", "yes", "on"}
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Struct, frozen=True):
     stage: str
     table_prefix: str
     region: str

@@ -417,11 +417,14 @@ def blueprint(services: Services) -> Blueprint:
     settings = services.settings
 
     def client_body(operation: Operation) -> tuple[Client, Any]:
-        """For `/auth/token`: the body, and the client its system token proves (checked before the body)."""
+        """For `/auth/token`: the body, and the client its system token proves (checked before the body);
+        the client's password too when the body has one."""
         token = bearer_token(bp.current_request)
         body = operation.body(bp.current_request)
         services.tokens.authenticate_client(token, body.api_key)
         logger.thread_safe_append_keys(api_key=body.api_key)
+        if hasattr(body, "password"):
+            return services.clients.authenticate(body.api_key, body.password), body
         client = services.clients.find(body.api_key)
         if client is None:  # its system token was valid a moment ago: the client was just deleted
             raise InvalidToken("the client is no longer registered")
@@ -561,7 +564,6 @@ def blueprint(services: Services) -> Blueprint:
     @answer
     def issue_tokens() -> TokenResponse:
         client, body = client_body(ISSUE_TOKENS)
-        services.clients.authenticate(client.api_key, body.password)
         pair = services.tokens.exchange(client, body.auth_token)
         count("TokenExchanges")
         return _token_response(pair)

@@ -6,18 +6,17 @@ OpenAPI document is generated from them (`chalicelib.api.openapi`), so the three
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 from chalice import Blueprint
 from chalice.app import Request
+from msgspec import Struct, field
 
 from chalicelib.api.http import ANY_CONTENT_TYPE, MAX_BODY_BYTES, MalformedRequest, is_text
 
 
-@dataclass(frozen=True)
-class ApiError:
+class ApiError(Struct, frozen=True):
     """One error of an API's vocabulary: its status and message, and optionally a shared description
     (`component`: the document declares it once, under components.responses)."""
 
@@ -32,8 +31,7 @@ class ApiError:
         return ApiError(self.status, self.message, None, description, self.headers)
 
 
-@dataclass(frozen=True)
-class Operation:
+class Operation(Struct, frozen=True):
     method: str
     path: str
     operation_id: str

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass
 from datetime import timedelta
 
 from cachetools import TTLCache
+from msgspec import Struct
 from pynamodb.exceptions import PutError
 
 from chalicelib.clock import Clock
@@ -36,8 +36,7 @@ class UnknownApp(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class AppIdentity:
+class AppIdentity(Struct, frozen=True):
     app_key: str  # safe to log
     name: str
 

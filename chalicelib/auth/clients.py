@@ -8,9 +8,9 @@ an Argon2 hash), the exact redirect URIs its login page may send users back to, 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from msgspec import Struct
 from pynamodb.exceptions import PutError
 
 from chalicelib.auth.errors import InvalidClient, InvalidScope
@@ -28,8 +28,7 @@ MAX_REDIRECT_URI_LENGTH = 2048
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
-@dataclass(frozen=True)
-class Client:
+class Client(Struct, frozen=True):
     api_key: str
     name: str
     redirect_uris: tuple[str, ...]

@@ -9,8 +9,9 @@ a user exists (so a lock says nothing about which ids exist): `FAILURE_LIMIT` fa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
+
+from msgspec import Struct
 
 from chalicelib.auth.clients import Client, Clients, parse_grants
 from chalicelib.auth.errors import InvalidClient, InvalidRedirect, PasswordLoginDisabled, SignInFailed, SignInLocked
@@ -27,8 +28,7 @@ MAX_LOGIN_ID_LENGTH = 128
 SIGN_IN_FAILED = "wrong login id or password"
 
 
-@dataclass(frozen=True)
-class LoginRequest:
+class LoginRequest(Struct, frozen=True):
     """What a login page asks for on a client's behalf, checked."""
 
     client: Client

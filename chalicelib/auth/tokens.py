@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from msgspec import Struct
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.auth.clients import Client
@@ -48,21 +48,18 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
-class IssuedToken:
+class IssuedToken(Struct, frozen=True):
     token: str  # in clear, this once
     created_at: datetime
     expires_at: datetime
 
 
-@dataclass(frozen=True)
-class TokenPair:
+class TokenPair(Struct, frozen=True):
     access: IssuedToken
     refresh: IssuedToken
 
 
-@dataclass(frozen=True)
-class Bearer:
+class Bearer(Struct, frozen=True):
     """Who a valid access or system token speaks for."""
 
     kind: str  # system | access

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+
+from msgspec import Struct
 
 from chalicelib.clock import Clock, epoch_ms
 from chalicelib.ids import IdGenerator
@@ -14,8 +15,7 @@ from chalicelib.store.models import HEAD_OFFICE, Account, Customer
 from chalicelib.store.transactions import ConditionFailed, Retrier, write_transaction
 
 
-@dataclass(frozen=True)
-class Balance:
+class Balance(Struct, frozen=True):
     account_id: str
     balance: int  # committed
     available: int  # committed minus live debit holds
@@ -25,8 +25,7 @@ class Balance:
         return self.balance - self.available
 
 
-@dataclass(frozen=True)
-class AccountInfo:
+class AccountInfo(Struct, frozen=True):
     account_id: str
     account_number: str
     account_type1: str  # "bank" (card accounts "cc" come later)

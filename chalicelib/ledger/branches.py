@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from msgspec import Struct
 from pynamodb.exceptions import PutError
 
 from chalicelib.clock import Clock
@@ -21,8 +21,7 @@ _KANA = re.compile(r"[\u30a1-\u30fa\u30fc\u3000 ]+")
 MAX_NAME_LENGTH = 40
 
 
-@dataclass(frozen=True)
-class BranchInfo:
+class BranchInfo(Struct, frozen=True):
     code: str
     name: str
     name_kana: str

@@ -8,9 +8,10 @@ history.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Generic, TypeVar
+
+from msgspec import Struct
 
 from chalicelib.clock import JST, Clock
 from chalicelib.ledger.changes import read_account
@@ -25,8 +26,7 @@ MAX_PAGE = 10**6
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class StatementLine:
+class StatementLine(Struct, frozen=True):
     """One posting. `id` is f"{account_id}-{seq}": unique across the bank (seq, the part after the last
     "-", is digits only) and stable (a posting never changes)."""
 
@@ -37,14 +37,12 @@ class StatementLine:
     balance: int  # balance after it
 
 
-@dataclass(frozen=True)
-class DayBalance:
+class DayBalance(Struct, frozen=True):
     day: date  # the JST calendar day
     balance: int  # closing balance of that day
 
 
-@dataclass(frozen=True)
-class Page(Generic[T]):
+class Page(Struct, Generic[T], frozen=True):
     items: list[T]
     page: int
     next_page: int  # 0 when there is no next page

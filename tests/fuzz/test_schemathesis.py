@@ -18,6 +18,7 @@ import zlib
 from collections import Counter
 from typing import Any
 
+import msgspec
 import pytest
 import schemathesis
 from schemathesis.core.parameters import ParameterLocation
@@ -119,7 +120,9 @@ def bank(dynamodb_local, request):
         services = make_services(SystemClock(), contest_compat=False, sleep=time.sleep)
         # The same tables, with the contest-compatibility switch on.
         compat = Services(
-            dataclasses.replace(services.settings, contest_compat=True), clock=services.clock, retrier=services.retrier
+            msgspec.structs.replace(services.settings, contest_compat=True),
+            clock=services.clock,
+            retrier=services.retrier,
         )
         services.apps.create("fuzz", app_id=APP_ID)
         for bank_id, amount in BALANCES.items():
