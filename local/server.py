@@ -86,7 +86,7 @@ def serve(port: int) -> None:
         try:
             seed(Services.from_env())
         except StaleTable as error:
-            raise SystemExit(f"bank: {error}") from None
+            raise SystemExit(f"bank: {error}, or start the local database afresh: rm -rf {data_dir()}") from None
         users = ", ".join(f"{bank_id} ({amount} yen)" for bank_id, amount in DEMO_USERS.items())
         storage = f"DynamoDB Local, data in {data_dir()}" if database else "not started by this server"
         print(

@@ -51,7 +51,7 @@ def create_tables() -> list[str]:
         if existing != wanted:
             raise StaleTable(
                 f"table {model.Meta.table_name} has the key {existing}, not {wanted} (made by an older release):"
-                " delete it (locally: `make clean` drops the local database)"
+                " delete it"
             )
     return created
 

@@ -55,6 +55,6 @@ def test_a_table_with_an_older_key_is_refused_by_name(moto_db, clock):
         ],
         BillingMode="PAY_PER_REQUEST",
     )
-    with pytest.raises(tables.StaleTable, match=f"{Posting.Meta.table_name} has the key .*posting_key.*make clean"):
+    with pytest.raises(tables.StaleTable, match=f"{Posting.Meta.table_name} has the key .*posting_key.*delete it"):
         tables.create_tables()
     assert services.settings.table_prefix in Posting.Meta.table_name
