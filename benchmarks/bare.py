@@ -89,9 +89,10 @@ class BareHandler:
                         "TableName": self.tables["accounts"],
                         "Key": {"account_id": {"S": account_id}},
                         "UpdateExpression": "SET #2.#3 = if_not_exists (#2.#3, :2) + :3 ADD #1 :4",
-                        "ConditionExpression": "((attribute_exists (#0) AND #1 >= :0) AND size (#2) < :1)",
-                        "ExpressionAttributeNames": {"#0": "account_id", "#1": "available", "#2": "held", "#3": bucket},
+                        "ConditionExpression": "((#0 = :5 AND #1 >= :0) AND size (#2) < :1)",
+                        "ExpressionAttributeNames": {"#0": "kind", "#1": "available", "#2": "held", "#3": bucket},
                         "ExpressionAttributeValues": {
+                            ":5": {"S": "bank"},
                             ":0": {"N": str(-amount)},
                             ":1": {"N": "400"},
                             ":2": {"N": "0"},

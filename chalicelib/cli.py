@@ -65,6 +65,18 @@ def _parser() -> argparse.ArgumentParser:
         "--password-login", action="store_true", help="allow the REST sign-in, POST /auth/login (off by default)"
     )
 
+    merchant = commands.add_parser("merchant", help="card gateway merchants").add_subparsers(
+        dest="action", required=True
+    )
+    merchant_create = merchant.add_parser("create", help="register a merchant (its keys are printed once)")
+    merchant_create.add_argument("--name", required=True, help="its legal name, as answers show it")
+    merchant_create.add_argument("--webhook-url", help="where its webhooks go (coming)")
+
+    card = commands.add_parser("card", help="cards this bank issues").add_subparsers(dest="action", required=True)
+    card_issue = card.add_parser("issue", help="issue a card on a new card account (the card is printed once)")
+    card_issue.add_argument("--bank-id", required=True)
+    card_issue.add_argument("--credit-limit", required=True, type=int, help="yen")
+
     branch = commands.add_parser("branch", help="the bank's branches").add_subparsers(dest="action", required=True)
     branch_create = branch.add_parser("create", help="register a branch")
     branch_create.add_argument("--code", required=True, help="3 digits")
@@ -93,7 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     balance = commands.add_parser("balance", help="committed balance, live holds and available funds")
-    balance.add_argument("--bank-id", required=True)
+    whose = balance.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--bank-id", help="a bank user's ordinary account")
+    whose.add_argument("--account-id", help="any account: a card's (cc-...), a merchant's shard, ...")
 
     tables = commands.add_parser("tables", help="DynamoDB tables").add_subparsers(dest="action", required=True)
     tables.add_parser("create", help="create the stage's missing tables (local use; AWS uses infra/)")
@@ -138,9 +152,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             raise InvalidRequest(f"--at is for the {' and '.join(BACK_DATING_STAGES)} stages only")
         result = services.accounts.deposit(args.bank_id, args.amount, args.description, at=args.at)
         return {"bank_id": args.bank_id, "balance": result.balance, "available": result.available}
+    if args.command == "merchant":
+        created = services.merchants.create(args.name, args.webhook_url)
+        return {
+            "merchant_id": created.identity.merchant_id,
+            "api_key": created.api_key,
+            "publishable_key": created.publishable_key,
+        }
+    if args.command == "card":
+        issued = services.issuer.issue(args.bank_id, args.credit_limit)
+        return msgspec.structs.asdict(issued)
     if args.command == "balance":
-        result = services.accounts.balance(args.bank_id)
-        return {"bank_id": args.bank_id, "balance": result.balance, "available": result.available, "held": result.held}
+        if args.bank_id is not None:
+            result = services.accounts.balance(args.bank_id)
+            return {
+                "bank_id": args.bank_id,
+                "balance": result.balance,
+                "available": result.available,
+                "held": result.held,
+            }
+        result = services.accounts.balance(args.account_id, kind=None)
+        return {
+            "account_id": args.account_id,
+            "balance": result.balance,
+            "available": result.available,
+            "held": result.held,
+            "credit_limit": result.credit_limit,
+        }
     return {"created": tables.create_tables()}
 
 
@@ -148,11 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     load_stage_environment(args.stage)
     from chalicelib.auth.clients import ClientExists
+    from chalicelib.cards.issuer import CardKeyMissing
     from chalicelib.ledger.errors import LedgerError
 
     try:
         result = run(args)
-    except (LedgerError, ClientExists, ValueError) as error:
+    except (LedgerError, ClientExists, CardKeyMissing, ValueError) as error:
         detail = {"detail": str(error)} if str(error) else {}
         print(json.dumps({"error": type(error).__name__, **detail}, ensure_ascii=False), file=sys.stderr)
         return 1

@@ -6,6 +6,9 @@ from chalicelib.auth.apps import AppRegistry
 from chalicelib.auth.clients import Clients
 from chalicelib.auth.logins import Logins
 from chalicelib.auth.tokens import Tokens
+from chalicelib.cards.issuer import Issuer
+from chalicelib.cards.merchants import Merchants
+from chalicelib.cards.payments import Payments
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.ids import IdGenerator
 from chalicelib.ledger.accounts import Accounts
@@ -38,6 +41,9 @@ class Services:
         self.clients = Clients(self.clock, self.ids, self.retrier)
         self.tokens = Tokens(self.clock, self.ids, self.retrier)
         self.logins = Logins(self.clock, self.clients, self.tokens, self.retrier)
+        self.issuer = Issuer(self.clock, self.retrier, self.settings.card_key)
+        self.merchants = Merchants(self.clock, self.retrier)
+        self.payments = Payments(self.clock, self.retrier, self.issuer)
 
     @classmethod
     def from_env(cls) -> Services:

@@ -19,6 +19,8 @@ class Settings(Struct, frozen=True):
     # The bank as its statements and branch lists name it (a Zengin-style 4-digit code).
     bank_code: str = "9999"
     bank_name: str = "いすばんく銀行"
+    # The card issuer's key: fingerprints of card numbers and derived CVCs. A stage issues no card without it.
+    card_key: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -30,4 +32,5 @@ class Settings(Struct, frozen=True):
             contest_compat=env.get("BANK_CONTEST_COMPAT", "").strip().lower() in _TRUE,
             bank_code=env.get("BANK_CODE", "9999"),
             bank_name=env.get("BANK_NAME", "いすばんく銀行"),
+            card_key=env.get("BANK_CARD_KEY", ""),
         )

@@ -13,10 +13,12 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import PutError
 
 from chalicelib.auth.clients import ClientExists
+from chalicelib.cards.issuer import BIN, IssuedCard, complete_number
 from chalicelib.clock import JST
 from chalicelib.ledger.errors import AccountExists, BranchExists
 from chalicelib.services import Services
 from chalicelib.store import tables
+from chalicelib.store.transactions import ConditionFailed
 
 # Local demo credentials only: printed by `make run` and quoted in the README.
 DEMO_APP_ID = "demo-app-id"
@@ -25,6 +27,11 @@ DEMO_USERS = {"alice": 100_000, "bob": 50_000, "carol": 0}
 DEMO_API_KEY = "demo-api-key"
 DEMO_CLIENT_PASSWORD = "demo-client-password"  # noqa: S105 local demo credentials, printed by `make run`
 DEMO_REDIRECT_URI = "http://localhost:3000/callback"
+# The card gateway's demo merchant, and a card of this bank for alice.
+DEMO_MERCHANT_ID = "mch_demo"
+DEMO_MERCHANT_KEY = "demo-merchant-key"
+DEMO_CARD_SERIAL = "000000001"
+DEMO_CARD_LIMIT = 200_000
 # code, name, name_kana, address_code (団体コード), tel
 DEMO_BRANCHES = [
     ("001", "本店", "ホンテン", "131016", "0332123456"),
@@ -75,6 +82,10 @@ def seed(services: Services) -> None:
         )
     except ClientExists:
         pass
+    try:
+        services.merchants.create("デモ商店", merchant_id=DEMO_MERCHANT_ID, api_key=DEMO_MERCHANT_KEY)
+    except ConditionFailed:
+        pass  # already there
     for branch in DEMO_BRANCHES:
         try:
             services.branches.create(*branch)
@@ -87,6 +98,17 @@ def seed(services: Services) -> None:
         except AccountExists:
             continue
         services.logins.set_password(bank_id, f"{bank_id}-password")
+        if bank_id == "alice":
+            services.issuer.issue(bank_id, DEMO_CARD_LIMIT, serial=DEMO_CARD_SERIAL)
         if balance:
             for at, amount, description in history(bank_id, balance, today):
                 services.accounts.deposit(bank_id, amount, description, at=at)
+
+
+def demo_card(services: Services) -> IssuedCard:
+    """alice's demo card, as it was issued (its CVC derived again)."""
+    number = complete_number(BIN + DEMO_CARD_SERIAL)
+    card = services.issuer.find(number)
+    assert card is not None, "seeded with alice's account"
+    cvc = services.issuer.cvc(number, card.expiry_month, card.expiry_year)
+    return IssuedCard(card.account_id, number, card.expiry_month, card.expiry_year, cvc)

@@ -80,13 +80,24 @@ def serve(port: int) -> None:
     try:
         from chalicelib.services import Services
         from chalicelib.store.tables import StaleTable
-        from local.demo import DEMO_API_KEY, DEMO_APP_ID, DEMO_CLIENT_PASSWORD, DEMO_REDIRECT_URI, DEMO_USERS, seed
+        from local.demo import (
+            DEMO_API_KEY,
+            DEMO_APP_ID,
+            DEMO_CLIENT_PASSWORD,
+            DEMO_MERCHANT_KEY,
+            DEMO_REDIRECT_URI,
+            DEMO_USERS,
+            demo_card,
+            seed,
+        )
 
         database = ensure_database()
+        services = Services.from_env()
         try:
-            seed(Services.from_env())
+            seed(services)
         except StaleTable as error:
             raise SystemExit(f"bank: {error}, or start the local database afresh: rm -rf {data_dir()}") from None
+        card = demo_card(services)
         users = ", ".join(f"{bank_id} ({amount} yen)" for bank_id, amount in DEMO_USERS.items())
         storage = f"DynamoDB Local, data in {data_dir()}" if database else "not started by this server"
         print(
@@ -101,6 +112,9 @@ Bank local server (stage {STAGE})
   Demo client    api_key {DEMO_API_KEY}, password {DEMO_CLIENT_PASSWORD} (bank common API)
   Login page     http://127.0.0.1:{port}/auth/login?api_key={DEMO_API_KEY}&redirect_uri={DEMO_REDIRECT_URI}
                    sign in as alice / alice-password (bob-password, carol-password)
+  Demo merchant  api key {DEMO_MERCHANT_KEY} (card gateway: Authorization: Basic {DEMO_MERCHANT_KEY}, x-api-key)
+  Demo cards     4242424242424242 (any future expiry, any 3-digit CVC) approves; alice's card of this bank
+                   {card.number} {card.expiry_month}/{card.expiry_year} CVC {card.cvc} (credit line 200000 yen)
   API docs       http://127.0.0.1:{port}/docs
   Operator CLI   .venv/bin/python -m chalicelib.cli balance --bank-id alice
 """,

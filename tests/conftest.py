@@ -38,6 +38,7 @@ def settings_for_test(contest_compat: bool = False) -> Settings:
         table_prefix=f"t{os.getpid()}-{next(_prefixes)}-",
         region="ap-northeast-1",
         contest_compat=contest_compat,
+        card_key="test-card-key-not-a-secret",
     )
 
 

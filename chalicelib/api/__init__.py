@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Chalice
 
-from chalicelib.api import bank, docs, fallback, isubank, isubank_compat, login_page, telemetry
+from chalicelib.api import bank, docs, fallback, gateway, isubank, isubank_compat, login_page, telemetry
 from chalicelib.observability import logger
 from chalicelib.services import Services
 
@@ -18,10 +18,13 @@ def build_app(services: Services) -> Chalice:
     app.register_blueprint(telemetry.blueprint())
     # The bank common API's paths answer the framework's errors in its own shape.
     bank_paths = {operation.path for operation in (*bank.OPERATIONS, *login_page.OPERATIONS)}
-    app.register_blueprint(fallback.blueprint(dict.fromkeys(bank_paths, bank.framework_error)))
+    shapes = dict.fromkeys(bank_paths, bank.framework_error)
+    shapes.update({operation.path: gateway.framework_error for operation in gateway.OPERATIONS})
+    app.register_blueprint(fallback.blueprint(shapes))
     app.register_blueprint(isubank.blueprint(services))
     app.register_blueprint(bank.blueprint(services))
     app.register_blueprint(login_page.blueprint(services))
+    app.register_blueprint(gateway.blueprint(services))
     app.register_blueprint(docs.blueprint())
     if services.settings.contest_compat:
         app.register_blueprint(isubank_compat.blueprint(services))

@@ -44,7 +44,8 @@ class Operation(Struct, frozen=True):
     request: type[msgspec.Struct] | None = None  # a JSON body
     query: type[msgspec.Struct] | None = None  # query parameters, one per field
     path_params: type[msgspec.Struct] | None = None  # the path's `{name}` parameters, one per field
-    security: str | None = None  # the security scheme's name in the document
+    # The security scheme's name in the document; several names: all of them at once.
+    security: str | tuple[str, ...] | None = None
     request_examples: dict[str, tuple[str, Any]] = field(default_factory=dict)  # name -> (summary, value)
     ok_example: Any = None
     ok_media: tuple[str, ...] = ("application/json",)  # the success's content types, one per kind of answer

@@ -16,15 +16,18 @@ from typing import Any
 
 import msgspec
 
-from chalicelib.api import bank, docs, isubank, isubank_compat, login_page
+from chalicelib.api import bank, docs, gateway, isubank, isubank_compat, login_page
 from chalicelib.api.contract import ApiError, Operation
 from chalicelib.api.models.common import Error
+from chalicelib.api.models.gateway import GatewayError
+from chalicelib.cards.errors import DESCRIPTIONS
 
 OPERATIONS: tuple[Operation, ...] = (
     *isubank.OPERATIONS,
     *isubank_compat.OPERATIONS,
     *bank.OPERATIONS,
     *login_page.OPERATIONS,
+    *gateway.OPERATIONS,
     *docs.OPERATIONS,
 )
 
@@ -53,6 +56,7 @@ TAGS = {
     "BankInfo": "Bank common API: the bank and its branches.",
     "AccountInfo": "Bank common API: the end user's accounts.",
     "TransactionInfo": "Bank common API: an account's transactions and daily balances.",
+    gateway.TAG: "Card gateway (server to server): purchases and their status, for merchants.",
     docs.TAG: "This document, as JSON and as an interactive page (Swagger UI) to read it and try its operations.",
 }
 SECURITY_SCHEMES = {
@@ -81,15 +85,16 @@ SECURITY_SCHEMES = {
     "basicAuth": {
         "type": "http",
         "scheme": "basic",
-        "description": "Card purchase (coming): `Authorization: Basic <api key>`, together with `x-api-key`. No"
-        " operation uses it yet.",
+        "description": "Card gateway: `Authorization: Basic <api key>`, the merchant's API key as written (as the"
+        " vendor's document shows) or HTTP Basic's base64 of `<api key>:` (Swagger UI's: the key as user name,"
+        " no password); together with `x-api-key`, the same key.",
     },
     "apiKey": {
         "type": "apiKey",
         "in": "header",
         "name": "x-api-key",
-        "description": "Card purchase (coming): the merchant's API key, together with `Authorization: Basic`. No"
-        " operation uses it yet.",
+        "description": "Card gateway: the merchant's API key (`merchant create`), together with `Authorization:"
+        " Basic`.",
     },
 }
 HEADERS = {
@@ -161,10 +166,30 @@ def _headers(names: Iterable[str]) -> dict[str, Any]:
     return {name: _ref("headers", _header_component(name)) for name in ("X-Request-Id", *names)}
 
 
-def _error_example(error: ApiError, body: type) -> dict[str, str]:
+def _error_example(error: ApiError, body: type) -> dict[str, Any]:
+    description = error.description.rstrip(".").replace("`", "")
     if body is Error:
         return {"error": error.message}
-    return {"error": error.message, "error_description": error.description.rstrip(".").replace("`", "")}
+    if body is GatewayError:
+        example: dict[str, Any] = {
+            "success": False,
+            "status_code": error.status,
+            "is_live": False,
+            "gateway_response": {"version": "1", "type": "ERROR", "message": description, "code": error.message},
+        }
+        if error.message[3:].isdigit() and int(error.message[3:]) in DESCRIPTIONS:
+            code = int(error.message[3:])
+            example["payment_details"] = {"response_code": code, "responseDescription": DESCRIPTIONS[code]}
+        return example
+    return {"error": error.message, "error_description": description}
+
+
+def _error_schema(body: type, messages: list[str]) -> dict[str, Any]:
+    """The API's error body, with the codes this response can carry."""
+    if body is GatewayError:
+        codes = {"properties": {"gateway_response": {"properties": {"code": {"enum": messages}}}}}
+        return {"allOf": [_ref("schemas", body.__name__), codes]}
+    return {"allOf": [_ref("schemas", body.__name__), {"properties": {"error": {"enum": messages}}}]}
 
 
 def _page_error_response(errors: list[ApiError]) -> dict[str, Any]:
@@ -187,7 +212,7 @@ def _error_response(errors: list[ApiError], body: type) -> dict[str, Any]:
         "headers": _headers(dict.fromkeys(headers)),
         "content": {
             "application/json": {
-                "schema": {"allOf": [_ref("schemas", body.__name__), {"properties": {"error": {"enum": messages}}}]},
+                "schema": _error_schema(body, messages),
                 "examples": examples,
             }
         },
@@ -227,7 +252,8 @@ class _Builder:
             result["x-contest-compat"] = True
         result["summary"] = operation.summary
         result["description"] = operation.description
-        result["security"] = [{operation.security: []}] if operation.security else []
+        names = (operation.security,) if isinstance(operation.security, str) else operation.security or ()
+        result["security"] = [{name: [] for name in names}] if names else []
         parameters = [
             *(self.parameters(operation.path_params, "path") if operation.path_params else ()),
             *(self.parameters(operation.query, "query") if operation.query else ()),

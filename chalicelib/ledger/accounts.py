@@ -11,31 +11,32 @@ from chalicelib.ids import IdGenerator
 from chalicelib.ledger.branches import Branches
 from chalicelib.ledger.changes import AccountChange, live_available, read_account, validate_amount
 from chalicelib.ledger.errors import AccountExists, InsufficientFunds, InvalidRequest
-from chalicelib.store.models import HEAD_OFFICE, Account, Customer
+from chalicelib.store.models import BANK, CARD, HEAD_OFFICE, Account, Customer
 from chalicelib.store.transactions import ConditionFailed, Retrier, write_transaction
 
 
 class Balance(Struct, frozen=True):
     account_id: str
     balance: int  # committed
-    available: int  # committed minus live debit holds
+    available: int  # committed plus the credit line, minus live debit holds
+    credit_limit: int = 0  # a card account's line
 
     @property
     def held(self) -> int:
-        return self.balance - self.available
+        return self.balance + self.credit_limit - self.available
 
 
 class AccountInfo(Struct, frozen=True):
     account_id: str
     account_number: str
-    account_type1: str  # "bank" (card accounts "cc" come later)
+    account_type1: str  # "bank", or "cc" for a card account
     account_type2: str  # "普通"
     branch_code: str
     branch_name: str  # "" if the branch is not registered
 
 
-# Every account is an ordinary bank account so far.
-BANK_ACCOUNT, ORDINARY = "bank", "普通"
+# account_type2 of each kind an end user holds: an ordinary deposit, a credit card.
+ACCOUNT_TYPE2 = {BANK: "普通", CARD: "クレジットカード"}
 
 
 class Accounts:
@@ -85,8 +86,8 @@ class Accounts:
             AccountInfo(
                 account_id=account.account_id,
                 account_number=account.account_number,
-                account_type1=BANK_ACCOUNT,
-                account_type2=ORDINARY,
+                account_type1=account.kind,
+                account_type2=ACCOUNT_TYPE2[account.kind],
                 branch_code=account.branch_code,
                 branch_name=branches[account.branch_code].name if account.branch_code in branches else "",
             )
@@ -101,10 +102,11 @@ class Accounts:
         if int(self.retrier.run(lambda: read_account(account_id)).balance) < amount:
             raise InsufficientFunds()
 
-    def balance(self, account_id: str) -> Balance:
-        account = self.retrier.run(lambda: read_account(account_id))
+    def balance(self, account_id: str, kind: str | None = BANK) -> Balance:
+        """An account's balances; `available` counts a card's credit line (None: an account of any kind)."""
+        account = self.retrier.run(lambda: read_account(account_id, kind))
         available = live_available(account, epoch_ms(self.clock.now()))
-        return Balance(account_id, int(account.balance), available)
+        return Balance(account_id, int(account.balance), available, int(account.credit_limit))
 
     def deposit(self, account_id: str, amount: int, description: str, at: datetime | None = None) -> Balance:
         """Credit the account at once (an operator's deposit); `at` back-dates it (demo and test data:

@@ -18,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.clock import JST, epoch_ms
 from chalicelib.ledger.errors import AccountNotFound, InvalidRequest
-from chalicelib.store.models import Account, DailyBalance, Posting
+from chalicelib.store.models import BANK, Account, DailyBalance, Posting
 
 # Holds live five minutes, so at most ~301 one-second buckets are live at once; the cap bounds the item
 # size when expired buckets pile up between reads (a write that reads the account prunes them).
@@ -29,6 +29,7 @@ MAX_AMOUNT = 10**12
 
 # Conditions that never change, built once (pynamodb conditions are immutable: `&` makes a new one).
 _ACCOUNT_EXISTS = Account.account_id.exists()
+_IS_BANK_ACCOUNT = Account.kind == BANK  # exists, and is an ordinary account
 _HELD_HAS_ROOM = size(Account.held) < MAX_HELD_BUCKETS
 _NEW_POSTING = Posting.seq.does_not_exist()
 
@@ -38,11 +39,15 @@ def validate_amount(amount: int) -> None:
         raise InvalidRequest()
 
 
-def read_account(account_id: str) -> Account:
+def read_account(account_id: str, kind: str | None = BANK) -> Account:
+    """The account, if it is of `kind` (None: any kind); AccountNotFound otherwise."""
     try:
-        return Account.get(account_id, consistent_read=True)
+        account = Account.get(account_id, consistent_read=True)
     except Account.DoesNotExist:
         raise AccountNotFound() from None
+    if kind is not None and account.kind != kind:
+        raise AccountNotFound()  # ISUBANK's bank_id never names a card or a merchant's account
+    return account
 
 
 def read_accounts(account_ids: Iterable[str]) -> list[Account]:
@@ -81,8 +86,9 @@ def jst_day(posted_ms: int) -> str:
 class AccountChange:
     """What one transaction does to one account.
 
-    Built either blind (`read=None`: holds and releases only, guarded by conditions alone) or on an
-    account read consistently just before (needed to post, and used to prune expired buckets).
+    Built either blind (`read=None`: holds and releases only, guarded by conditions alone; ISUBANK's, on an
+    ordinary account) or on an account read consistently just before (needed to post, and used to prune
+    expired buckets), whose kind the reader checked.
     """
 
     def __init__(self, account_id: str, now: datetime, read: Account | None = None) -> None:
@@ -165,7 +171,7 @@ class AccountChange:
 
     def add_to(self, transaction: TransactWrite) -> None:
         actions = []
-        condition = _ACCOUNT_EXISTS
+        condition = _ACCOUNT_EXISTS if self.read is not None else _IS_BANK_ACCOUNT
         if self._balance_delta:
             actions.append(Account.balance.add(self._balance_delta))
         if self._available_delta:

@@ -67,7 +67,7 @@ class Statements:
         self.retrier = retrier
 
     def _account(self, customer_id: str, account_id: str) -> Account:
-        account = self.retrier.run(lambda: read_account(account_id))
+        account = self.retrier.run(lambda: read_account(account_id, kind=None))  # a bank or a card account
         if account.customer_id != customer_id:
             raise AccountNotFound()  # someone else's account: as if there were none
         return account

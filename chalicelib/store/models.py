@@ -95,6 +95,9 @@ class Customer(_BankModel):
 
 # Every account opened so far belongs to the head office unless told otherwise.
 HEAD_OFFICE = "001"
+# Kinds of account: an end user's ordinary account (ISUBANK's, by bank_id) and card accounts; the card
+# gateway's merchant and card-network clearing accounts, which belong to no end user.
+BANK, CARD, MERCHANT, CLEARING = "bank", "cc", "merchant", "clearing"
 
 
 class AccountsByCustomer(GlobalSecondaryIndex["Account"]):
@@ -103,7 +106,7 @@ class AccountsByCustomer(GlobalSecondaryIndex["Account"]):
 
     class Meta:
         index_name = "by_customer"
-        projection = IncludeProjection(["account_number", "branch_code"])
+        projection = IncludeProjection(["account_number", "branch_code", "kind"])
 
     customer_id = UnicodeAttribute(hash_key=True)
     account_id = UnicodeAttribute(range_key=True)
@@ -112,7 +115,9 @@ class AccountsByCustomer(GlobalSecondaryIndex["Account"]):
 class Account(_BankModel):
     """An account and its balances.
 
-    Invariant, kept by every write: available == balance - sum(held.values()).
+    Invariant, kept by every write: available == balance + credit_limit - sum(held.values()). The credit
+    limit is a card account's line (its balance goes negative as it is spent) and the clearing accounts'
+    room; an ordinary account has none.
     `held` maps an expiry second (epoch seconds, as a string) to the debit holds expiring in it, so the
     item stays small however many holds there are; a bucket whose second has passed no longer counts
     and is pruned by the next write that reads the account.
@@ -122,9 +127,12 @@ class Account(_BankModel):
         table_name = "accounts"
 
     account_id = UnicodeAttribute(hash_key=True)
-    customer_id = UnicodeAttribute()
+    # None for the gateway's own accounts: the by_customer index is sparse, so no end user lists them.
+    customer_id = UnicodeAttribute(null=True)
     account_number = UnicodeAttribute()
     branch_code = UnicodeAttribute(default=HEAD_OFFICE)
+    kind = UnicodeAttribute(default=BANK)
+    credit_limit = NumberAttribute(default=0)
     balance = NumberAttribute(default=0)
     available = NumberAttribute(default=0)
     held = AmountMap(default=dict)
@@ -292,6 +300,74 @@ class LoginThrottle(_BankModel):
     purge_at = TTLAttribute()
 
 
+class Card(_BankModel):
+    """A card this bank issued. Keyed by an HMAC of its number under the card key (configuration), so the
+    number is never stored; nor is its CVC, which is derived from number and expiry under the same key."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "cards"
+
+    fingerprint = UnicodeAttribute(hash_key=True)
+    account_id = UnicodeAttribute()
+    masked_number = UnicodeAttribute()
+    expiry_month = UnicodeAttribute()  # "MM"
+    expiry_year = UnicodeAttribute()  # "YY"
+    created_at = UTCDateTimeAttribute()
+
+
+class Merchant(_BankModel):
+    """A merchant of the card gateway; paid into sharded merchant accounts (`shards` of them)."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "merchants"
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    webhook_url = UnicodeAttribute(null=True)
+    shards = NumberAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class MerchantKey(_BankModel):
+    """A merchant's API key (`secret`) or publishable key: only its SHA-256 is stored."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "merchant_keys"
+
+    key_hash = UnicodeAttribute(hash_key=True)
+    merchant_id = UnicodeAttribute()
+    kind = UnicodeAttribute()  # secret | publishable
+    created_at = UTCDateTimeAttribute()
+
+
+class CardTransaction(_BankModel):
+    """A transaction of the card gateway, as its merchant sees it: the response it answered (card number
+    masked, never a CVC) and the amounts that move with later operations."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "card_transactions"
+
+    transaction_id = UnicodeAttribute(hash_key=True)
+    merchant_id = UnicodeAttribute()
+    transaction_type = UnicodeAttribute()  # CAPTURE | PRE_AUTH | REFUND | VOID
+    amount = NumberAttribute()
+    funding_account_id = UnicodeAttribute()  # the card's account, or the network's clearing shard
+    merchant_account_id = UnicodeAttribute()  # the merchant's shard that was paid
+    response = UnicodeAttribute()  # the answer's JSON
+    created_at = UTCDateTimeAttribute()
+
+
+class MerchantReference(_BankModel):
+    """A merchant_txn_ref in use: written with its payment, so a repeated one is refused atomically."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "merchant_references"
+
+    merchant_id = UnicodeAttribute(hash_key=True)
+    merchant_txn_ref = UnicodeAttribute(range_key=True)
+    transaction_id = UnicodeAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Customer,
     Account,
@@ -304,4 +380,9 @@ ALL_MODELS: tuple[type[Model], ...] = (
     Token,
     UserGrant,
     LoginThrottle,
+    Card,
+    Merchant,
+    MerchantKey,
+    CardTransaction,
+    MerchantReference,
 )

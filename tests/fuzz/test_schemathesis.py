@@ -41,6 +41,7 @@ BALANCES = {"alice": 10**12, "bob": 50_000, "carol": 0}
 # whose end-user token reads the data endpoints (so that the fuzzer's sign-ins never revoke it).
 CLIENT_KEY, READER_KEY, CLIENT_PASSWORD = "fuzz-client", "fuzz-reader", "fuzz-client-password"
 REDIRECT_URI = "https://app.example/callback"
+MERCHANT_KEY = "fuzz-merchant-key"  # the card gateway's merchant
 
 CONFIG = schemathesis.Config.from_dict(
     {
@@ -57,8 +58,11 @@ CONFIG = schemathesis.Config.from_dict(
             # (credit is insufficient, reserve is already committed or expired) with 400, and unknown ids
             # with 404. `valid_requests_are_never_called_invalid` below checks that none is a parse error.
             # The bank common API adds 403 (a token without the grant), 429 (a locked login id) and 303 (the
-            # login form's way back to the app).
-            "positive_data_acceptance": {"expected-statuses": ["2xx", "303", "400", "401", "403", "404", "429"]},
+            # login form's way back to the app); the card gateway 402 (a decline), 409 (a merchant_txn_ref
+            # already used) and 422 (what a schema cannot say: a check digit, an expiry passed).
+            "positive_data_acceptance": {
+                "expected-statuses": ["2xx", "303", "400", "401", "402", "403", "404", "409", "422", "429"]
+            },
         },
     }
 )
@@ -131,6 +135,7 @@ def bank(dynamodb_local, request):
             if amount:
                 services.accounts.deposit(bank_id, amount, "入金")
         services.branches.create("001", "本店", "ホンテン", "131016", "0311112222")
+        services.merchants.create("fuzz shop", api_key=MERCHANT_KEY)
         for api_key in (CLIENT_KEY, READER_KEY):
             services.clients.create(
                 api_key, [REDIRECT_URI], api_key=api_key, password=CLIENT_PASSWORD, password_login=True
@@ -188,13 +193,21 @@ def steer(case, bank: Bank) -> None:
     """Point some valid requests at seeded users, the app id, tokens and live reserves, so that success
     paths and the ledger's refusals are reached too, not only 401 and 404."""
     header_is_the_test = case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER)
-    if case.headers and "Authorization" in case.headers and not header_is_the_test:
+    gateway = case.operation.path.startswith("/api/v1/")
+    if gateway and case.headers and not header_is_the_test and pick(case.headers, "merchant") % 5:
+        case.headers = {**case.headers, "Authorization": f"Basic {MERCHANT_KEY}", "x-api-key": MERCHANT_KEY}
+    elif case.headers and "Authorization" in case.headers and not header_is_the_test:
         if pick(case.headers["Authorization"], "auth") % 5:  # else the generated (unknown) credential: 401
             case.headers["Authorization"] = f"Bearer {credential(case, bank)}"
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return
     body = case.body if isinstance(case.body, dict) else None
     steer_bank_api(case, body)
+    if body is not None and isinstance(body.get("card"), dict) and pick(body, "card") % 2:
+        # A test card the network knows, valid till 2099: approvals and declines, not only 422.
+        numbers = ("4242424242424242", "4000000000000002", "4000000000009995", "5200000000001005")
+        card = {**body["card"], "number": numbers[pick(body, "number") % 4], "expiry_month": "12", "expiry_year": "99"}
+        case.body = {**case.body, "card": {**card, "cvc": "123"}, "currency": "JPY"}
     if body is not None and isinstance(body.get("bank_id"), str) and pick(body, "bank_id") % 3:
         case.body = {**body, "bank_id": list(BALANCES)[pick(body, "which") % len(BALANCES)]}
     if case.query and "bank_id" in case.query and pick(case.query, "bank_id") % 3:

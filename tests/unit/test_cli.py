@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib import cli
 from chalicelib.clock import JST
-from chalicelib.store.models import Account, ApiClient, App, Branch, Customer, Posting
+from chalicelib.store.models import Account, ApiClient, App, Branch, Customer, MerchantKey, Posting
 
 
 @pytest.fixture
@@ -140,3 +140,23 @@ def test_user_create_with_a_password_gives_a_login(run_cli):
     assert Customer.get("erin").password_hash.startswith("$argon2id$")
     assert run_cli("user", "create", "--bank-id", "fay")[1]["login"] is False
     assert Customer.get("fay").password_hash is None
+
+
+def test_merchant_create_card_issue_and_any_accounts_balance(run_cli):
+    code, merchant = run_cli("merchant", "create", "--name", "Tink15 Factory")
+    assert code == 0 and set(merchant) == {"merchant_id", "api_key", "publishable_key"}
+    assert merchant["api_key"] not in json.dumps([key.attribute_values for key in MerchantKey.scan()], default=str)
+    run_cli("user", "create", "--bank-id", "gail")
+    code, card = run_cli("card", "issue", "--bank-id", "gail", "--credit-limit", "50000")
+    assert code == 0 and set(card) == {"account_id", "number", "expiry_month", "expiry_year", "cvc"}
+    assert card["number"].startswith("356999") and len(card["cvc"]) == 3
+    code, balance = run_cli("balance", "--account-id", card["account_id"])
+    assert (code, balance["balance"], balance["available"], balance["held"], balance["credit_limit"]) == (
+        0,
+        0,
+        50000,
+        0,
+        50000,
+    )
+    assert run_cli("card", "issue", "--bank-id", "nobody", "--credit-limit", "5")[1]["error"] == "AccountNotFound"
+    assert run_cli("balance", "--bank-id", card["account_id"])[1]["error"] == "AccountNotFound"  # not a bank_id

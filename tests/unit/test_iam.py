@@ -38,6 +38,8 @@ CONFIG = json.loads((CHALICE_DIR / "config.json").read_text())
 APP_ID = "iam-test-app-id-0123456789"
 API_KEY = "iam-test-api-key"
 REDIRECT = "https://app.example/cb"
+MERCHANT_KEY = "iam-merchant-key"
+ISSUED_CARD: dict[str, str] = {}  # alice's card, issued by the set-up
 
 # The IAM action each item of a TransactWriteItems needs on its table.
 TRANSACT_WRITE_ACTIONS = {
@@ -169,6 +171,7 @@ def run_workload(http: Workload, clock: Any, compat: bool) -> None:
 
     assert http.call("GET", "/check")[0] == 405
     run_bank_workload(http, clock)
+    run_gateway_workload(http)
     # Routes that read no table: called once each, so that they count as exercised.
     for path in DOCUMENT_PATHS:
         assert http.call("GET", path)[0] == 200
@@ -213,6 +216,29 @@ def run_bank_workload(http: Workload, clock: Any) -> None:
     ) == (200, {})
 
 
+def run_gateway_workload(http: Workload) -> None:
+    """The card gateway: purchases with a card of this bank and a network test card, a decline, a repeated
+    merchant_txn_ref, the status."""
+    merchant = {"Authorization": f"Basic {MERCHANT_KEY}", "x-api-key": MERCHANT_KEY}
+    path = "/api/v1/server-to-server-interface"
+    card = {"number": "4242424242424242", "expiry_month": "12", "expiry_year": "30", "cvc": "123", "name": "A"}
+    purchase = {"amount": 500, "currency": "JPY", "card": card, "merchant_txn_ref": "iam-1"}
+    status, paid = http.call("POST", f"{path}/payment", purchase, headers=merchant)
+    assert status == 201, paid
+    assert http.call("POST", f"{path}/payment", purchase, headers=merchant)[0] == 409  # the same reference
+    own = {**card, **ISSUED_CARD}
+    assert (
+        http.call("POST", f"{path}/payment", {**purchase, "card": own, "merchant_txn_ref": "iam-2"}, headers=merchant)[
+            0
+        ]
+        == 201
+    )
+    over = {**purchase, "card": own, "amount": 10**9, "merchant_txn_ref": "iam-3"}
+    assert http.call("POST", f"{path}/payment", over, headers=merchant)[0] == 402
+    transaction_id = paid["transaction_details"]["id"]
+    assert http.call("GET", f"{path}/transaction/status/{transaction_id}", headers=merchant)[0] == 200
+
+
 def exercised_grants(stage: str, clock: Any, tmp_path: Path) -> set[tuple[str, str]]:
     settings = stage_settings(stage)
     operator = make_services(clock, contest_compat=settings.contest_compat)  # creates the tables
@@ -224,6 +250,11 @@ def exercised_grants(stage: str, clock: Any, tmp_path: Path) -> set[tuple[str, s
     operator.clients.create("IAM test", [REDIRECT], api_key=API_KEY, password="pw", password_login=True)
     operator.logins.set_password("alice", "alice-pw")
     operator.logins.set_password("bob", "bob-pw")
+    operator.merchants.create("IAM shop", api_key=MERCHANT_KEY)
+    issued = operator.issuer.issue("alice", 1000)
+    ISSUED_CARD.update(
+        number=issued.number, expiry_month=issued.expiry_month, expiry_year=issued.expiry_year, cvc=issued.cvc
+    )
 
     # The function as a fresh Lambda process would run it: its own services, new connections.
     services = Services(operator.settings, clock=clock, retrier=Retrier(sleep=lambda seconds: None))

@@ -24,6 +24,8 @@ CLIENT_TOKEN = {("/auth/token", "POST"), ("/auth/token", "PUT"), ("/auth/token",
 BANK_DATA = {("/branches", "GET"), ("/accounts", "GET"), ("/transactions", "GET"), ("/balances", "GET")}
 LOGIN_PAGE = {("/auth/login", "GET"), ("/auth/login/form", "POST")}
 BANK = {("/auth/system_token", "POST"), ("/auth/login", "POST"), *CLIENT_TOKEN, *BANK_DATA}
+GATEWAY_PREFIX = "/api/v1/server-to-server-interface"
+GATEWAY = {(f"{GATEWAY_PREFIX}/payment", "POST"), (f"{GATEWAY_PREFIX}/transaction/status/{{transactionId}}", "GET")}
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +100,9 @@ def test_every_ref_resolves(doc):
 def test_every_operation_documents_its_responses(doc):
     for (path, method), operation in operations(doc).items():
         responses = operation.get("responses")
-        success = "303" if (path, method) == ("/auth/login/form", "POST") else "200"
+        success = {("/auth/login/form", "POST"): "303", (f"{GATEWAY_PREFIX}/payment", "POST"): "201"}.get(
+            (path, method), "200"
+        )
         assert responses and success in responses, (path, method)
         for status, response in responses.items():
             response = resolve(doc, response["$ref"]) if "$ref" in response else response
@@ -111,10 +115,14 @@ def test_every_operation_documents_its_responses(doc):
                 continue
             # Every error is the API's error object with one of the listed codes, through its shared schema:
             # {"error"} for ISUBANK and the documents, {"error", "error_description"} for the bank common API.
+            # The card gateway's, `{"success": false, "gateway_response": {"code", ...}, ...}`.
             body = "OAuthError" if (path, method) in BANK | LOGIN_PAGE else "Error"
+            body = "GatewayError" if (path, method) in GATEWAY else body
             schema = content["application/json"]["schema"]
             assert {"$ref": f"#/components/schemas/{body}"} in schema["allOf"], (path, method, status)
-            assert schema["allOf"][1]["properties"]["error"]["enum"], (path, method, status)
+            codes = schema["allOf"][1]["properties"]
+            codes = codes["gateway_response"]["properties"]["code"] if body == "GatewayError" else codes["error"]
+            assert codes["enum"], (path, method, status)
 
 
 def test_error_schema_is_declared_once(doc):
@@ -139,6 +147,8 @@ def test_security(doc):
             expected = [{"systemToken": []}]
         elif key in BANK_DATA:
             expected = [{"accessToken": []}]
+        elif key in GATEWAY:
+            expected = [{"basicAuth": [], "apiKey": []}]
         else:
             expected = []
         assert operation["security"] == expected, key
@@ -162,6 +172,20 @@ def test_documented_messages_are_the_api_s(doc):
         message for where, node in walk(doc) if where.endswith("/properties/error") for message in node.get("enum", [])
     }
     assert documented == code
+
+
+def test_documented_gateway_codes_are_the_gateway_s(doc):
+    from chalicelib.api import gateway
+
+    code = {gateway.MALFORMED, gateway.UNAUTHORIZED, gateway.NOT_FOUND, gateway.DUPLICATE, gateway.INVALID}
+    code |= {*gateway.DECLINES.values(), *gateway.CARD_CHECKS.values(), *gateway.COMMON_ERRORS}
+    documented = {
+        message
+        for where, node in walk(doc)
+        if where.endswith("/gateway_response/properties/code")
+        for message in node.get("enum", [])
+    }
+    assert documented == {error.message for error in code}
 
 
 # --- (b) the document and the app have the same routes -----------------------------------------------

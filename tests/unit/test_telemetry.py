@@ -242,3 +242,31 @@ def test_no_token_or_password_of_the_bank_api_reaches_the_logs(client, output, m
     for secret in secrets:
         if isinstance(secret, str):
             assert secret not in written
+
+
+def test_no_card_number_or_cvc_of_the_gateway_reaches_the_logs(client, output):
+    client, services = client
+    merchant = services.merchants.create("Logged shop")
+    headers = {"Authorization": f"Basic {merchant.api_key}", "x-api-key": merchant.api_key}
+    card = services.issuer.issue("alice", 10_000)
+    cards = [
+        ("5555555555554444", "12", "30", "123"),
+        ("4000000000000002", "12", "30", "123"),  # declined
+        ("4242424242424241", "12", "30", "123"),  # fails the check digit
+        (card.number, card.expiry_month, card.expiry_year, card.cvc),
+    ]
+    for index, (number, month, year, cvc) in enumerate(cards):
+        body = {
+            "amount": 100,
+            "currency": "JPY",
+            "card": {"number": number, "expiry_month": month, "expiry_year": year, "cvc": cvc, "name": "A"},
+            "merchant_txn_ref": f"ref-{index}",
+        }
+        client.http.post("/api/v1/server-to-server-interface/payment", headers=headers, body=json.dumps(body))
+    written = output()
+    statuses = {line["status"] for line in lines(written) if line.get("message") == "request"}
+    assert {201, 402, 422} <= statuses
+    for number, *_ in cards:
+        assert number not in written
+    assert merchant.api_key not in written and f'"{card.cvc}"' not in written
+    assert all("cvc" not in line for line in lines(written))

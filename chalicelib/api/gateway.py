@@ -1,0 +1,288 @@
+"""The card gateway, server to server: `POST /api/v1/server-to-server-interface/payment` (purchase v1:
+authorise and capture at once) and `GET .../transaction/status/{transactionId}`.
+
+The README's "Card gateway" section is the reference. Merchants authenticate with `Authorization: Basic
+<api key>` (the key as written, or HTTP Basic's base64 of `<api key>:`) and `x-api-key: <api key>`, both
+required and the same key. Every refusal has one shape (`GatewayError`): `success: false`, the HTTP status
+in `status_code`, `gateway_response.type: ERROR` with a code, and for a card the acquirer's
+`payment_details.response_code`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import re
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from chalice import Blueprint, Response
+
+from chalicelib.api.contract import ApiError, Operation
+from chalicelib.api.http import MAX_BODY_BYTES, MalformedRequest, is_text, json_response
+from chalicelib.api.models.gateway import (
+    DeclineDetails,
+    FieldError,
+    GatewayError,
+    GatewayResponse,
+    PaymentRequest,
+    PaymentResponse,
+    TransactionPath,
+)
+from chalicelib.cards.errors import (
+    CHECK_DIGIT_FAILED,
+    DESCRIPTIONS,
+    DO_NOT_HONOUR,
+    EXPIRED_CARD,
+    INSUFFICIENT_FUNDS,
+    INVALID_AMOUNT,
+    WRONG_CVC,
+    CardDeclined,
+    CardInvalid,
+    DuplicateReference,
+    TransactionNotFound,
+    UnknownMerchant,
+)
+from chalicelib.cards.merchants import MerchantIdentity
+from chalicelib.cards.payments import CardDetails, Purchase
+from chalicelib.ledger.errors import Busy
+from chalicelib.observability import count, logger
+from chalicelib.services import Services
+
+PREFIX = "/api/v1/server-to-server-interface"
+TAG = "CardGateway"
+
+MALFORMED = ApiError(400, "ERR0400", description="the body is not JSON (or over 64 KiB, or not UTF-8)")
+UNAUTHORIZED = ApiError(
+    401,
+    "ERR0401",
+    description="`Authorization: Basic <api key>` and `x-api-key: <api key>` missing, different, or not a"
+    " merchant's key",
+)
+DECLINES = {
+    code: ApiError(402, f"ERR{code:04d}", description=f"declined: {DESCRIPTIONS[code].lower()}")
+    for code in (DO_NOT_HONOUR, INSUFFICIENT_FUNDS, EXPIRED_CARD, WRONG_CVC)
+}
+NOT_FOUND = ApiError(404, "ERR0404", description="no transaction with this id among the merchant's")
+DUPLICATE = ApiError(409, "ERR0409", description="the merchant already made a payment with this `merchant_txn_ref`")
+INVALID = ApiError(422, "ERR0422", description="a member missing, mistyped or out of its bounds (see `errors`)")
+CARD_CHECKS = {
+    CHECK_DIGIT_FAILED: ApiError(422, "ERR0586", description="the card number fails its check digit (MOD 10)"),
+    EXPIRED_CARD: ApiError(422, "ERR0054", description="the card's expiry has passed"),
+    INVALID_AMOUNT: ApiError(422, "ERR0013", description="the amount is 0 or over 10^12"),
+}
+METHOD_NOT_ALLOWED = ApiError(
+    405,
+    "ERR0405",
+    component="GatewayMethodNotAllowed",
+    description="The path exists but not with this method; `Allow` lists the methods it has.",
+    headers=("Allow",),
+)
+SERVER_ERROR = ApiError(
+    500, "ERR0500", component="GatewayServerError", description="An unexpected error (logged with the request id)."
+)
+BUSY = ApiError(
+    503,
+    "ERR0503",
+    component="GatewayBusy",
+    description="DynamoDB kept conflicting or throttling after the retries; nothing was written. Retry after"
+    " `Retry-After` seconds.",
+    headers=("Retry-After",),
+)
+FRAMEWORK_ERRORS = {405: METHOD_NOT_ALLOWED, 415: INVALID, 500: SERVER_ERROR}
+COMMON_ERRORS = (METHOD_NOT_ALLOWED, SERVER_ERROR, BUSY)
+_PATH = re.compile(r"at `\$\.?([^`]*)`")
+
+
+def error_response(
+    error: ApiError, message: str, response_code: int | None = None, errors: list[FieldError] | None = None
+) -> Response:
+    body = GatewayError(
+        success=False,
+        status_code=error.status,
+        is_live=False,
+        gateway_response=GatewayResponse(version="1", type="ERROR", message=message, code=error.message),
+        payment_details=DeclineDetails(response_code, DESCRIPTIONS[response_code]) if response_code else None,
+        errors=errors,
+    )
+    headers = {"Retry-After": "1"} if error.status == 503 else None
+    return json_response(error.status, body, headers)
+
+
+def framework_error(status: int) -> Response:
+    error = FRAMEWORK_ERRORS.get(status, MALFORMED)
+    return error_response(error, error.description)
+
+
+class Invalid(Exception):
+    """A body that is JSON but not a valid request: the field and what is wrong with it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def answer(status: int, handler: Callable[[], Any]) -> Callable[[], Response]:
+    """Run a route body; map the refusals it raises to the gateway's errors."""
+
+    @functools.wraps(handler)
+    def route(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return json_response(status, handler(*args, **kwargs))
+        except MalformedRequest:
+            return error_response(MALFORMED, "Malformed request body.")
+        except UnknownMerchant:
+            return error_response(UNAUTHORIZED, "Unauthorized.")
+        except Invalid as invalid:
+            return error_response(INVALID, "Invalid request.", errors=[FieldError(invalid.field, str(invalid))])
+        except CardInvalid as invalid:
+            error = CARD_CHECKS.get(invalid.response_code, INVALID)
+            errors = [FieldError(invalid.field, str(invalid))]
+            return error_response(
+                error, "Invalid card." if invalid.response_code else "Invalid request.", invalid.response_code, errors
+            )
+        except CardDeclined as declined:
+            count("Declines")
+            error = DECLINES[declined.response_code]
+            return error_response(error, f"Payment declined: {str(declined).lower()}.", declined.response_code)
+        except DuplicateReference:
+            return error_response(DUPLICATE, "Duplicate merchant_txn_ref.")
+        except TransactionNotFound:
+            return error_response(NOT_FOUND, "Transaction not found.")
+        except Busy:
+            return error_response(BUSY, "Busy: retry.")
+
+    return route
+
+
+PAYMENT = Operation(
+    "POST",
+    f"{PREFIX}/payment",
+    "purchase",
+    TAG,
+    summary="Purchase v1: authorise and capture at once",
+    description="Charges the card and pays the merchant at once, in one DynamoDB transaction on the ledger: a card"
+    " this bank issued draws on its card account's credit line (over it: declined, 51); another bank's card is"
+    " answered by the network's test numbers (see the README's table) and funded by the network's clearing"
+    " accounts. The answer shows the card masked (first 6 and last 4 digits), never the CVC, which is not stored"
+    " either. `merchant_txn_ref` is unique per merchant (409 for a repeat).",
+    request=PaymentRequest,
+    request_examples={
+        "visa": (
+            "A test Visa",
+            {
+                "amount": "1000",
+                "currency": "JPY",
+                "card": {
+                    "number": "4242424242424242",
+                    "expiry_month": "12",
+                    "expiry_year": "30",
+                    "cvc": "123",
+                    "name": "John Doe",
+                },
+                "merchant_txn_ref": "order-1001",
+            },
+        )
+    },
+    security=("basicAuth", "apiKey"),
+    ok="Paid: the transaction, `transaction_type: CAPTURE`.",
+    ok_status=201,
+    ok_body=PaymentResponse,
+    error_body=GatewayError,
+    errors=(MALFORMED, UNAUTHORIZED, *DECLINES.values(), DUPLICATE, INVALID, *CARD_CHECKS.values(), *COMMON_ERRORS),
+)
+STATUS = Operation(
+    "GET",
+    f"{PREFIX}/transaction/status/{{transactionId}}",
+    "transactionStatus",
+    TAG,
+    summary="A transaction, as it stands",
+    description="Any transaction id the gateway answered, of the calling merchant only (another's is 404). Shaped"
+    " as the purchase's answer, with `status_code: 200` and `payment_details.responseDescription`.",
+    path_params=TransactionPath,
+    security=("basicAuth", "apiKey"),
+    ok="The transaction.",
+    ok_body=PaymentResponse,
+    error_body=GatewayError,
+    errors=(UNAUTHORIZED, NOT_FOUND, *COMMON_ERRORS),
+)
+OPERATIONS = (PAYMENT, STATUS)
+
+
+def merchant_key(request: Any) -> str:
+    """The API key both headers carry; UnknownMerchant unless they carry the same one."""
+    parts = (request.headers.get("authorization") or "").split()
+    api_key = request.headers.get("x-api-key") or ""
+    if len(parts) != 2 or parts[0].lower() != "basic" or not api_key or not is_text(parts[1] + api_key):
+        raise UnknownMerchant()
+    written = parts[1]
+    try:
+        decoded = base64.b64decode(written, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        decoded = ""
+    if api_key not in (written, decoded.removesuffix(":")):
+        raise UnknownMerchant()
+    return api_key
+
+
+def _purchase(body: PaymentRequest) -> Purchase:
+    amount = int(body.amount)
+    echo: dict[str, Any] = {}
+    if body.billing_address is not None:
+        echo["billing_details"] = {"billing_address": msgspec.to_builtins(body.billing_address)}
+    if body.customer_ip is not None:
+        echo["device_details"] = {"customer_ip": body.customer_ip}
+    card = body.card
+    return Purchase(
+        amount=amount,
+        currency=body.currency,
+        card=CardDetails(card.number, card.expiry_month, card.expiry_year, card.cvc, card.name),
+        merchant_txn_ref=body.merchant_txn_ref,
+        echo=echo,
+    )
+
+
+def _decode(raw: bytes) -> PaymentRequest:
+    if len(raw) > MAX_BODY_BYTES:
+        raise MalformedRequest()
+    try:
+        document = msgspec.json.decode(raw.decode("utf-8"))
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        raise MalformedRequest() from None
+    try:
+        return msgspec.convert(document, PaymentRequest)
+    except msgspec.ValidationError as error:
+        where = _PATH.search(str(error))
+        raise Invalid(where.group(1) if where else "", str(error).split(" - at ")[0]) from None
+
+
+def blueprint(services: Services) -> Blueprint:
+    bp = Blueprint(__name__)
+
+    def merchant() -> MerchantIdentity:
+        identity = services.merchants.authenticate(merchant_key(bp.current_request))
+        logger.thread_safe_append_keys(merchant_id=identity.merchant_id)
+        return identity
+
+    @PAYMENT.route(bp)
+    @functools.partial(answer, 201)
+    def payment() -> dict[str, Any]:
+        caller = merchant()
+        body = _decode(bp.current_request.raw_body or b"")
+        if body.merchant_id is not None and body.merchant_id != caller.merchant_id:
+            raise Invalid("merchant_id", "not the merchant of these credentials")
+        result = services.payments.purchase(caller, _purchase(body))
+        count("Purchases")
+        return result
+
+    @STATUS.route(bp)
+    @functools.partial(answer, 200)
+    def status(transactionId: str) -> dict[str, Any]:  # the document's name
+        caller = merchant()
+        if len(transactionId) > 64 or not is_text(transactionId):
+            raise TransactionNotFound()  # no id the gateway makes is like this
+        return services.payments.status(caller, transactionId)
+
+    return bp

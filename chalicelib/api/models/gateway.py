@@ -1,0 +1,140 @@
+"""The card gateway's bodies (purchase v1 and the transaction status), in the document's names and shapes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from msgspec import Meta, Struct, field
+
+from chalicelib.ledger.changes import MAX_AMOUNT
+
+Url = Annotated[str, Meta(max_length=255, pattern=r"^https?://[^\s]+$", description="An http(s) URL.")]
+Text = Annotated[str, Meta(max_length=255)]
+Amount = Annotated[
+    int | Annotated[str, Meta(pattern=r"^[0-9]{1,13}$")],
+    Meta(
+        description=f"Minor units of `currency` (JPY has none: yen), 1 to {MAX_AMOUNT}, as a JSON integer or a string"
+        ' of digits (`1000` or `"1000"`).',
+        examples=["1000"],
+    ),
+]
+
+
+class CardBody(Struct):
+    number: Annotated[str, Meta(pattern=r"^[0-9]{12,19}$", description="The card number, digits only.")]
+    expiry_month: Annotated[str, Meta(pattern=r"^[0-9]{2}$", description="`01` to `12`.")]
+    expiry_year: Annotated[str, Meta(pattern=r"^[0-9]{2}$", description="Two digits: `30` for 2030.")]
+    cvc: Annotated[str, Meta(pattern=r"^[0-9]{3,4}$", description="3 digits (4 for Amex). Never stored or echoed.")]
+    name: Annotated[str, Meta(min_length=1, max_length=255, description="The card holder's name.")]
+
+
+class ReturnUrl(Struct):
+    webhook_url: Url | None = None
+    success_url: Url | None = None
+    decline_url: Url | None = None
+
+
+class Address(Struct):
+    country: Annotated[str, Meta(pattern=r"^[A-Z]{2}$")] | None = None
+    email: Annotated[str, Meta(max_length=45)] | None = None
+    phone_number: Annotated[str, Meta(max_length=20)] | None = None
+    address1: Annotated[str, Meta(max_length=199)] | None = None
+    address2: Annotated[str, Meta(max_length=199)] | None = None
+    city: Annotated[str, Meta(max_length=65)] | None = None
+    state: Annotated[str, Meta(max_length=65)] | None = None
+    postal_code: Annotated[str, Meta(max_length=45)] | None = None
+
+
+class PaymentRequest(Struct):
+    amount: Amount
+    currency: Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217; `JPY` (the ledger keeps yen).")]
+    card: CardBody
+    merchant_txn_ref: Annotated[
+        str, Meta(min_length=1, max_length=45, description="The merchant's own reference: unique per merchant.")
+    ]
+    customer_ip: Annotated[str, Meta(max_length=45)] | None = None
+    merchant_id: Annotated[str, Meta(max_length=128, description="If given, the authenticated merchant's.")] | None = (
+        None
+    )
+    return_url: ReturnUrl | None = None
+    billing_address: Address | None = None
+    shipping_address: Address | None = None
+    browser_info: dict[str, Any] | None = None
+    time_zone: Annotated[str, Meta(max_length=128)] | None = None
+
+
+class TransactionPath(Struct):
+    transactionId: Annotated[str, Meta(min_length=1, max_length=64, description="A transaction's `id`.")]
+
+
+class GatewayResponse(Struct, forbid_unknown_fields=True):
+    version: str
+    type: Annotated[str, Meta(description="`INFO` on success, `ERROR` otherwise.")]
+    message: str
+    code: Annotated[str, Meta(description="`INFO0000` on success; the error's code otherwise.")]
+
+
+class CardShown(Struct, forbid_unknown_fields=True):
+    name: str
+    number: Annotated[str, Meta(pattern=r"^[0-9]{6}\*+[0-9]{4}$", description="Masked: the first 6 and last 4 digits.")]
+    exp_month: str
+    exp_year: str
+
+
+class PaymentDetails(Struct, forbid_unknown_fields=True):
+    amount: int
+    response_code: Annotated[int, Meta(description="0: approved.")]
+    auth_code: str
+    currency: str
+    payment_method: str
+    scheme: str
+    card: CardShown
+    additional_data: dict[str, Any]
+    responseDescription: str | None = None  # the document's name (transaction status)
+
+
+class TransactionDetails(Struct, forbid_unknown_fields=True):
+    id: str
+    ref: int
+    timestamp: Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+    merchant_txn_ref: str
+    stored_payment_method_id: str | None
+
+
+class RiskDetails(Struct, forbid_unknown_fields=True):
+    risk_score: int | None
+
+
+class PaymentResponse(Struct, forbid_unknown_fields=True):
+    """A transaction, as purchase (201) and the status (200) answer it."""
+
+    success: bool
+    status_code: int
+    is_live: Annotated[bool, Meta(description="Always false: no real card network is reached.")]
+    transaction_type: Annotated[str, Meta(description="`CAPTURE` for a purchase.")]
+    gateway_response: GatewayResponse
+    merchant_details: dict[str, Any]
+    payment_details: PaymentDetails
+    transaction_details: TransactionDetails
+    risk_details: RiskDetails = field(name="risk-details")
+
+
+class DeclineDetails(Struct, forbid_unknown_fields=True):
+    response_code: Annotated[int, Meta(description="The acquirer's code: 5, 13, 51, 54, 580, 586...")]
+    responseDescription: str  # the document's name
+
+
+class FieldError(Struct, forbid_unknown_fields=True):
+    field: Annotated[str, Meta(description="The member, as a path: `card.number`, `amount`...")]
+    message: str
+
+
+class GatewayError(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Every refusal of the card gateway: a decline, a validation error, bad credentials, an unknown id."""
+
+    success: bool
+    status_code: int
+    is_live: bool
+    gateway_response: GatewayResponse
+    payment_details: DeclineDetails | None = None
+    errors: list[FieldError] | None = None

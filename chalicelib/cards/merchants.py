@@ -1,0 +1,127 @@
+"""Merchants of the card gateway: their keys, and the accounts they are paid into.
+
+A popular merchant is a hot account: every capture credits it. So a merchant is paid into `SHARDS`
+accounts of the ledger (`merchant-<id>-<n>`), a capture picking one at random, and its balance is their
+sum; captures of one merchant then serialise on one shard in `SHARDS`, not on one item. The card network's
+clearing accounts, which fund the payments of cards other banks issued, are sharded the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import secrets
+
+from msgspec import Struct
+from pynamodb.exceptions import PutError
+
+from chalicelib.cards.errors import UnknownMerchant
+from chalicelib.clock import Clock
+from chalicelib.store.models import CLEARING, MERCHANT, Account, Merchant, MerchantKey
+from chalicelib.store.transactions import Retrier, write_transaction
+
+SHARDS = 8
+CLEARING_SHARDS = 8
+# The network's clearing accounts may run this far below zero (what the schemes owe the bank).
+CLEARING_LINE = 10**15
+MAX_KEY_LENGTH = 128
+SECRET, PUBLISHABLE = "secret", "publishable"
+
+
+class MerchantIdentity(Struct, frozen=True):
+    merchant_id: str
+    name: str
+    shards: int
+    webhook_url: str | None = None
+
+    def shard_account(self) -> str:
+        return f"merchant-{self.merchant_id}-{random.randrange(self.shards)}"  # noqa: S311 load spreading
+
+
+class NewMerchant(Struct, frozen=True):
+    identity: MerchantIdentity
+    api_key: str  # in clear, this once
+    publishable_key: str
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def clearing_account() -> str:
+    return f"card-network-{random.randrange(CLEARING_SHARDS)}"  # noqa: S311 load spreading
+
+
+def _ledger_account(account_id: str, kind: str, credit_line: int, now) -> Account:
+    return Account(
+        account_id,
+        account_number=account_id,
+        kind=kind,
+        credit_limit=credit_line,
+        balance=0,
+        available=credit_line,
+        held={},
+        posting_seq=0,
+        last_posted_ms=0,
+        created_at=now,
+    )
+
+
+class Merchants:
+    def __init__(self, clock: Clock, retrier: Retrier) -> None:
+        self.clock = clock
+        self.retrier = retrier
+
+    def create(
+        self, name: str, webhook_url: str | None = None, merchant_id: str | None = None, api_key: str | None = None
+    ) -> NewMerchant:
+        """A merchant, its keys (returned in clear this once) and its shard accounts. `merchant_id` and
+        `api_key` may be given (demo data); otherwise they are generated."""
+        if not name or len(name) > 255:
+            raise ValueError("a merchant needs a name of 1 to 255 characters")
+        now = self.clock.now()
+        self._open_clearing(now)
+        merchant_id = merchant_id or f"mch_{secrets.token_hex(8)}"
+        merchant = Merchant(merchant_id, name=name, webhook_url=webhook_url, shards=SHARDS, created_at=now)
+        api_key = api_key or f"sk_{secrets.token_urlsafe(24)}"
+        publishable_key = f"pk_{secrets.token_urlsafe(24)}"
+
+        def build(transaction) -> None:
+            transaction.save(merchant, condition=Merchant.merchant_id.does_not_exist())
+            for key, kind in ((api_key, SECRET), (publishable_key, PUBLISHABLE)):
+                item = MerchantKey(_hash(key), merchant_id=merchant.merchant_id, kind=kind, created_at=now)
+                transaction.save(item, condition=MerchantKey.key_hash.does_not_exist())
+            for shard in range(SHARDS):
+                account = _ledger_account(f"merchant-{merchant.merchant_id}-{shard}", MERCHANT, 0, now)
+                transaction.save(account, condition=Account.account_id.does_not_exist())
+
+        write_transaction(build)
+        identity = MerchantIdentity(merchant.merchant_id, name, SHARDS, webhook_url)
+        return NewMerchant(identity, api_key, publishable_key)
+
+    def _open_clearing(self, now) -> None:
+        """The network's clearing accounts, once (idempotent)."""
+        for shard in range(CLEARING_SHARDS):
+            account = _ledger_account(f"card-network-{shard}", CLEARING, CLEARING_LINE, now)
+            try:
+                account.save(condition=Account.account_id.does_not_exist())
+            except PutError as error:
+                if error.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+
+    def authenticate(self, api_key: str, kind: str = SECRET) -> MerchantIdentity:
+        if not api_key or len(api_key) > MAX_KEY_LENGTH:
+            raise UnknownMerchant()
+        try:
+            key = self.retrier.run(lambda: MerchantKey.get(_hash(api_key)))
+            if key.kind != kind:
+                raise UnknownMerchant()
+            merchant = self.retrier.run(lambda: Merchant.get(key.merchant_id))
+        except (MerchantKey.DoesNotExist, Merchant.DoesNotExist):
+            raise UnknownMerchant() from None
+        return MerchantIdentity(merchant.merchant_id, merchant.name, int(merchant.shards), merchant.webhook_url)
+
+    def balance(self, merchant_id: str) -> int:
+        """What the merchant has been paid: the sum of its shards."""
+        keys = [f"merchant-{merchant_id}-{shard}" for shard in range(SHARDS)]
+        return sum(int(account.balance) for account in Account.batch_get(keys))

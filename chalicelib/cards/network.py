@@ -1,0 +1,31 @@
+"""The card network beyond this bank: the outcome of a card another bank issued.
+
+There is no real network here. Stripe's test numbers, which integrators know, give deterministic
+outcomes; any other valid number is declined (do not honour). The money of an approved payment comes
+from the network's clearing accounts (`chalicelib.cards.merchants.CLEARING_SHARDS`), as a real acquirer
+is paid by the scheme.
+"""
+
+from __future__ import annotations
+
+from chalicelib.cards.errors import DO_NOT_HONOUR, EXPIRED_CARD, INSUFFICIENT_FUNDS, WRONG_CVC, CardDeclined
+
+APPROVE = 0
+THREE_D_SECURE = -1  # approves on purchase v1; asks for a challenge on v2
+TEST_CARDS = {
+    "4242424242424242": APPROVE,
+    "5555555555554444": APPROVE,
+    "5200000000001005": APPROVE,  # the document's sample (a Mastercard)
+    "4000000000000002": DO_NOT_HONOUR,
+    "4000000000009995": INSUFFICIENT_FUNDS,
+    "4000000000000069": EXPIRED_CARD,
+    "4000000000000127": WRONG_CVC,
+    "4000002500003155": THREE_D_SECURE,
+}
+
+
+def authorise(number: str) -> None:
+    """Approve or raise CardDeclined, as the network answers for a card this bank did not issue."""
+    outcome = TEST_CARDS.get(number, DO_NOT_HONOUR)
+    if outcome > 0:
+        raise CardDeclined(outcome)

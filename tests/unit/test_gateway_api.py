@@ -1,0 +1,182 @@
+"""The card gateway over HTTP (Chalice's local gateway), on moto: purchase v1, status, auth, the error shape."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from chalice.test import Client
+
+from chalicelib.api import build_app
+from chalicelib.store.models import Account
+from tests.conftest import make_services
+
+PAYMENT = "/api/v1/server-to-server-interface/payment"
+STATUS = "/api/v1/server-to-server-interface/transaction/status/"
+
+
+@pytest.fixture
+def bank(moto_db, clock):
+    services = make_services(clock)
+    services.accounts.open("alice", "Alice")
+    return services
+
+
+@pytest.fixture
+def merchant(bank):
+    return bank.merchants.create("Tink15 Factory")
+
+
+@pytest.fixture
+def client(bank, tmp_path):
+    with Client(build_app(bank), project_dir=str(tmp_path)) as client:
+        yield client
+
+
+def headers(merchant, encoded=False):
+    key = merchant.api_key
+    basic = base64.b64encode(f"{key}:".encode()).decode() if encoded else key
+    return {"Authorization": f"Basic {basic}", "x-api-key": key, "Content-Type": "application/json"}
+
+
+def body(number="4242424242424242", amount="1000", ref="order-1", **card):
+    return {
+        "amount": amount,
+        "currency": "JPY",
+        "card": {"number": number, "expiry_month": "12", "expiry_year": "30", "cvc": "123", "name": "John Doe", **card},
+        "merchant_txn_ref": ref,
+        "customer_ip": "127.0.0.1",
+        "billing_address": {"country": "JP", "city": "Shinjuku-ku"},
+    }
+
+
+def pay(client, merchant, payload, raw=None, **kwargs):
+    response = client.http.post(
+        PAYMENT, headers=headers(merchant, **kwargs), body=raw if raw is not None else json.dumps(payload)
+    )
+    assert response.headers["Content-Type"] == "application/json"
+    return response.status_code, json.loads(response.body)
+
+
+def test_a_purchase_answers_201_capture_masked_and_its_status_200(client, merchant):
+    status, answer = pay(client, merchant, body())
+    assert status == 201
+    assert (answer["success"], answer["status_code"], answer["transaction_type"]) == (True, 201, "CAPTURE")
+    assert answer["gateway_response"] == {
+        "version": "1",
+        "type": "INFO",
+        "message": "Payment Successful.",
+        "code": "INFO0000",
+    }
+    assert answer["payment_details"]["card"] == {
+        "name": "John Doe",
+        "number": "424242******4242",
+        "exp_month": "12",
+        "exp_year": "30",
+    }
+    assert answer["payment_details"]["amount"] == 1000 and answer["payment_details"]["scheme"] == "VISA"
+    assert answer["merchant_details"]["mid"] == merchant.identity.merchant_id
+    assert answer["merchant_details"]["billing_details"]["billing_address"]["city"] == "Shinjuku-ku"
+    assert "risk-details" in answer and "123" not in json.dumps(answer["payment_details"])
+    transaction_id = answer["transaction_details"]["id"]
+    response = client.http.get(STATUS + transaction_id, headers=headers(merchant))
+    status = json.loads(response.body)
+    assert response.status_code == 200 and status["status_code"] == 200
+    assert status["transaction_details"]["id"] == transaction_id
+
+
+def test_both_basic_forms_are_accepted(client, merchant):
+    assert pay(client, merchant, body(ref="a"), encoded=True)[0] == 201
+    assert pay(client, merchant, body(ref="b"))[0] == 201
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        {},
+        {"Authorization": "Basic wrong", "x-api-key": "wrong"},
+        {"Authorization": "Bearer KEY", "x-api-key": "KEY"},
+        {"Authorization": "Basic KEY"},
+        {"Authorization": "Basic KEY", "x-api-key": "other"},
+    ],
+)
+def test_wrong_credentials_are_401_in_the_gateway_shape(client, merchant, auth):
+    auth = {name: value.replace("KEY", merchant.api_key) for name, value in auth.items()}
+    response = client.http.post(PAYMENT, headers={**auth, "Content-Type": "application/json"}, body=json.dumps(body()))
+    answer = json.loads(response.body)
+    assert response.status_code == 401
+    assert answer["success"] is False and answer["gateway_response"]["code"] == "ERR0401"
+
+
+@pytest.mark.parametrize(
+    ("number", "status", "code", "response_code"),
+    [
+        ("4000000000000002", 402, "ERR0005", 5),
+        ("4000000000009995", 402, "ERR0051", 51),
+        ("4000000000000069", 402, "ERR0054", 54),
+        ("4000000000000127", 402, "ERR0580", 580),
+        ("4242424242424241", 422, "ERR0586", 586),
+    ],
+)
+def test_declines_and_card_checks(client, merchant, number, status, code, response_code):
+    got, answer = pay(client, merchant, body(number))
+    assert (got, answer["status_code"], answer["gateway_response"]["code"]) == (status, status, code)
+    assert answer["payment_details"]["response_code"] == response_code
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        (body(amount="0"), "amount"),
+        (body(amount="-5"), "amount"),
+        (body(amount=1.5), "amount"),
+        (body(amount="10000000000000"), "amount"),
+        ({**body(), "currency": "USD"}, "currency"),
+        (body(expiry_month="13"), "card.expiry_month"),
+        (body(expiry_year="20"), "card.expiry_year"),
+        (body(cvc="12"), "card.cvc"),
+        (body(number="12345"), "card.number"),
+        ({k: v for k, v in body().items() if k != "card"}, ""),
+        ({**body(), "merchant_id": "someone-else"}, "merchant_id"),
+        ({**body(), "return_url": {"webhook_url": "ftp://x"}}, "return_url.webhook_url"),
+    ],
+)
+def test_validation_errors_are_422_with_the_field(client, merchant, payload, field):
+    status, answer = pay(client, merchant, payload)
+    assert status == 422 and answer["success"] is False
+    assert answer["errors"][0]["field"] == field, answer
+
+
+def test_malformed_json_is_400(client, merchant):
+    status, answer = pay(client, merchant, None, raw="{nope")
+    assert (status, answer["gateway_response"]["code"]) == (400, "ERR0400")
+
+
+def test_a_repeated_merchant_txn_ref_is_409(client, merchant):
+    assert pay(client, merchant, body(ref="same"))[0] == 201
+    status, answer = pay(client, merchant, body(ref="same"))
+    assert (status, answer["gateway_response"]["code"]) == (409, "ERR0409")
+
+
+def test_another_merchants_transaction_is_404(client, bank, merchant):
+    _, answer = pay(client, merchant, body())
+    other = bank.merchants.create("Other")
+    for transaction_id in (answer["transaction_details"]["id"], "nope", "x" * 300):
+        response = client.http.get(STATUS + transaction_id, headers=headers(other))
+        assert response.status_code == 404
+        assert json.loads(response.body)["gateway_response"]["code"] == "ERR0404"
+
+
+def test_a_card_of_this_bank_over_its_line_declines_51_and_shows_in_the_users_statement(client, bank, merchant):
+    card = bank.issuer.issue("alice", credit_limit=1500)
+    mine = {"expiry_month": card.expiry_month, "expiry_year": card.expiry_year, "cvc": card.cvc}
+    assert pay(client, merchant, body(card.number, "1000", "a", **mine))[0] == 201
+    status, answer = pay(client, merchant, body(card.number, "501", "b", **mine))
+    assert (status, answer["payment_details"]["response_code"]) == (402, 51)
+    assert int(Account.get(card.account_id).balance) == -1000
+    accounts = {info.account_id: info.account_type1 for info in bank.accounts.of_customer("alice")}
+    assert accounts == {"alice": "bank", card.account_id: "cc"}
+    today = bank.clock.now().date()
+    lines = bank.statements.transactions("alice", card.account_id, today, today, 1).items
+    assert [(line.amount, line.balance, line.description) for line in lines] == [(-1000, -1000, "Tink15 Factory")]
