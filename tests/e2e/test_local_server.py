@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from chalicelib.clock import JST
-from local.demo import DEMO_API_KEY, DEMO_APP_ID, DEMO_CLIENT_PASSWORD
+from local.demo import DEMO_API_KEY, DEMO_APP_ID, DEMO_CLIENT_PASSWORD, DEMO_MERCHANT_KEY
 from tests.support.local_server import launch
 
 pytestmark = pytest.mark.dynamodb_local
@@ -92,7 +92,8 @@ def test_the_bank_common_api_flow_of_the_readme_on_the_demo_data(server):
     assert status == 200
     token = pair["access_token"]
     _, _, accounts = request(server, "GET", "/accounts", app_id=token)
-    assert [(a["id"], a["branch_name"]) for a in accounts["accounts"]] == [("alice", "本店")]
+    listed = [(a["account_type1"], a["branch_name"]) for a in accounts["accounts"]]
+    assert sorted(listed) == [("bank", "本店"), ("cc", "本店")]  # her ordinary account and her demo card
     today = datetime.now(JST).date()
     span = f"account_id=alice&start_date={today - timedelta(days=100)}&end_date={today}"
     status, _, statement = request(server, "GET", f"/transactions?{span}", app_id=token)
@@ -104,3 +105,20 @@ def test_the_bank_common_api_flow_of_the_readme_on_the_demo_data(server):
     assert balances["balances"][-1]["balance"] == statement["transactions"][-1]["balance"]
     status, _, branches = request(server, "GET", "/branches", app_id=system["access_token"])
     assert [b["branch_code"] for b in branches["branches"]] == ["001", "002", "003", "004"]
+
+
+def test_the_card_gateway_of_the_readme_with_the_demo_merchant(server):
+    body = {
+        "amount": "1000",
+        "currency": "JPY",
+        "merchant_txn_ref": "e2e-order-1",
+        "card": {"number": "4242424242424242", "expiry_month": "12", "expiry_year": "30", "cvc": "123", "name": "J"},
+    }
+    headers = {"Authorization": f"Basic {DEMO_MERCHANT_KEY}", "x-api-key": DEMO_MERCHANT_KEY}
+    req = urllib.request.Request(
+        f"{server}/api/v1/server-to-server-interface/payment", data=json.dumps(body).encode(), headers=headers
+    )
+    with urllib.request.urlopen(req, timeout=30) as response:
+        answer = json.loads(response.read())
+        assert response.status == 201
+    assert answer["transaction_type"] == "CAPTURE" and answer["payment_details"]["card"]["number"] == "424242******4242"
