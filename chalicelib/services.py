@@ -43,7 +43,7 @@ class Services:
         self.logins = Logins(self.clock, self.clients, self.tokens, self.retrier)
         self.issuer = Issuer(self.clock, self.retrier, self.settings.card_key)
         self.merchants = Merchants(self.clock, self.retrier)
-        self.payments = Payments(self.clock, self.retrier, self.issuer)
+        self.payments = Payments(self.clock, self.ids, self.retrier, self.issuer)
 
     @classmethod
     def from_env(cls) -> Services:

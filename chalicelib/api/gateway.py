@@ -15,7 +15,7 @@ import binascii
 import functools
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from chalice import Blueprint, Response
@@ -23,6 +23,7 @@ from chalice import Blueprint, Response
 from chalicelib.api.contract import ApiError, Operation
 from chalicelib.api.http import MAX_BODY_BYTES, MalformedRequest, is_text, json_response
 from chalicelib.api.models.gateway import (
+    CaptureRequest,
     DeclineDetails,
     FieldError,
     GatewayError,
@@ -30,27 +31,37 @@ from chalicelib.api.models.gateway import (
     PaymentRequest,
     PaymentResponse,
     TransactionPath,
+    VoidRequest,
 )
 from chalicelib.cards.errors import (
+    ALREADY_CAPTURED,
+    ALREADY_VOIDED,
+    AUTHORISATION_EXPIRED,
     CHECK_DIGIT_FAILED,
     DESCRIPTIONS,
     DO_NOT_HONOUR,
     EXPIRED_CARD,
     INSUFFICIENT_FUNDS,
     INVALID_AMOUNT,
+    NOT_AN_AUTHORISATION,
+    NOT_CAPTURED,
+    REFUND_EXCEEDS_CAPTURE,
     WRONG_CVC,
     CardDeclined,
     CardInvalid,
     DuplicateReference,
+    PaymentConflict,
     TransactionNotFound,
     UnknownMerchant,
 )
 from chalicelib.cards.merchants import MerchantIdentity
 from chalicelib.cards.payments import CardDetails, Purchase
-from chalicelib.ledger.errors import Busy
+from chalicelib.ledger.changes import MAX_AMOUNT
+from chalicelib.ledger.errors import Busy, HoldExpired
 from chalicelib.observability import count, logger
 from chalicelib.services import Services
 
+T = TypeVar("T")
 PREFIX = "/api/v1/server-to-server-interface"
 TAG = "CardGateway"
 
@@ -67,6 +78,14 @@ DECLINES = {
 }
 NOT_FOUND = ApiError(404, "ERR0404", description="no transaction with this id among the merchant's")
 DUPLICATE = ApiError(409, "ERR0409", description="the merchant already made a payment with this `merchant_txn_ref`")
+CONFLICTS = {
+    ALREADY_CAPTURED: ApiError(409, "ERR1001", description="the authorisation was already captured"),
+    ALREADY_VOIDED: ApiError(409, "ERR1002", description="the authorisation was already voided"),
+    REFUND_EXCEEDS_CAPTURE: ApiError(409, "ERR1003", description="refunds would exceed the capture"),
+    AUTHORISATION_EXPIRED: ApiError(409, "ERR1004", description="the authorisation has expired (7 days)"),
+    NOT_AN_AUTHORISATION: ApiError(409, "ERR1005", description="the transaction is not an authorisation"),
+    NOT_CAPTURED: ApiError(409, "ERR1006", description="the transaction is not a captured payment"),
+}
 INVALID = ApiError(422, "ERR0422", description="a member missing, mistyped or out of its bounds (see `errors`)")
 CARD_CHECKS = {
     CHECK_DIGIT_FAILED: ApiError(422, "ERR0586", description="the card number fails its check digit (MOD 10)"),
@@ -149,6 +168,10 @@ def answer(status: int, handler: Callable[[], Any]) -> Callable[[], Response]:
             return error_response(error, f"Payment declined: {str(declined).lower()}.", declined.response_code)
         except DuplicateReference:
             return error_response(DUPLICATE, "Duplicate merchant_txn_ref.")
+        except PaymentConflict as conflict:
+            return error_response(CONFLICTS[conflict.reason], str(conflict).capitalize() + ".")
+        except HoldExpired:  # the hold ended between our reads
+            return error_response(CONFLICTS[AUTHORISATION_EXPIRED], "The authorisation has expired.")
         except TransactionNotFound:
             return error_response(NOT_FOUND, "Transaction not found.")
         except Busy:
@@ -193,6 +216,88 @@ PAYMENT = Operation(
     error_body=GatewayError,
     errors=(MALFORMED, UNAUTHORIZED, *DECLINES.values(), DUPLICATE, INVALID, *CARD_CHECKS.values(), *COMMON_ERRORS),
 )
+PAYMENT_ERRORS = PAYMENT.errors
+AUTHORIZATION = Operation(
+    "POST",
+    f"{PREFIX}/authorization",
+    "authorise",
+    TAG,
+    summary="Authorise: hold the amount, to capture or void within 7 days",
+    description="The purchase's request and checks, without the capture: on a card of this bank, the amount is held"
+    " on its card account (a hold of the ledger, live 7 days: the card's available credit falls at once); nothing"
+    " is paid yet. Answers `transaction_type: PRE_AUTH`.",
+    request=PaymentRequest,
+    security=("basicAuth", "apiKey"),
+    ok="Authorised: the transaction, `transaction_type: PRE_AUTH`.",
+    ok_status=201,
+    ok_body=PaymentResponse,
+    error_body=GatewayError,
+    errors=PAYMENT_ERRORS,
+)
+OPERATION_ERRORS = (MALFORMED, UNAUTHORIZED, NOT_FOUND, INVALID, *COMMON_ERRORS)
+AMOUNT_ERRORS = (*OPERATION_ERRORS, CARD_CHECKS[INVALID_AMOUNT])  # capture and refund take an amount
+CAPTURE = Operation(
+    "POST",
+    f"{PREFIX}/capture",
+    "capture",
+    TAG,
+    summary="Capture an authorisation",
+    description="Once, for at most the authorised amount (none: all of it); a smaller capture releases the rest."
+    " The card pays and the merchant is paid in one transaction. Answers its own transaction,"
+    " `transaction_type: CAPTURE`. A second capture, or one after a void, is 409 (the loser of a race too).",
+    request=CaptureRequest,
+    security=("basicAuth", "apiKey"),
+    ok="Captured.",
+    ok_status=201,
+    ok_body=PaymentResponse,
+    error_body=GatewayError,
+    errors=(
+        *AMOUNT_ERRORS,
+        CONFLICTS[ALREADY_CAPTURED],
+        CONFLICTS[ALREADY_VOIDED],
+        CONFLICTS[AUTHORISATION_EXPIRED],
+        CONFLICTS[NOT_AN_AUTHORISATION],
+    ),
+)
+REFUND = Operation(
+    "POST",
+    f"{PREFIX}/refund",
+    "refund",
+    TAG,
+    summary="Refund a captured payment, partly or fully",
+    description="Pays back `amount` (none: what is left) of a purchase or a captured authorisation: the merchant's"
+    " account pays, the card's account (or the network's) is paid. Refunds never add up to more than the capture:"
+    " one that would is 409, however many race. Answers its own transaction, `transaction_type: REFUND`.",
+    request=CaptureRequest,
+    security=("basicAuth", "apiKey"),
+    ok="Refunded.",
+    ok_status=201,
+    ok_body=PaymentResponse,
+    error_body=GatewayError,
+    errors=(*AMOUNT_ERRORS, CONFLICTS[REFUND_EXCEEDS_CAPTURE], CONFLICTS[NOT_CAPTURED]),
+)
+VOID = Operation(
+    "POST",
+    f"{PREFIX}/void",
+    "void",
+    TAG,
+    summary="Void an uncaptured authorisation",
+    description="Its held funds are available again. Answers its own transaction, `transaction_type: VOID`. A void"
+    " after a capture, or a second void, is 409.",
+    request=VoidRequest,
+    security=("basicAuth", "apiKey"),
+    ok="Voided.",
+    ok_status=201,
+    ok_body=PaymentResponse,
+    error_body=GatewayError,
+    errors=(
+        *OPERATION_ERRORS,
+        CONFLICTS[ALREADY_CAPTURED],
+        CONFLICTS[ALREADY_VOIDED],
+        CONFLICTS[AUTHORISATION_EXPIRED],
+        CONFLICTS[NOT_AN_AUTHORISATION],
+    ),
+)
 STATUS = Operation(
     "GET",
     f"{PREFIX}/transaction/status/{{transactionId}}",
@@ -208,7 +313,7 @@ STATUS = Operation(
     error_body=GatewayError,
     errors=(UNAUTHORIZED, NOT_FOUND, *COMMON_ERRORS),
 )
-OPERATIONS = (PAYMENT, STATUS)
+OPERATIONS = (PAYMENT, AUTHORIZATION, CAPTURE, REFUND, VOID, STATUS)
 
 
 def merchant_key(request: Any) -> str:
@@ -225,6 +330,13 @@ def merchant_key(request: Any) -> str:
     if api_key not in (written, decoded.removesuffix(":")):
         raise UnknownMerchant()
     return api_key
+
+
+def _amount(amount: int | str) -> int:
+    value = int(amount)
+    if not 0 < value <= MAX_AMOUNT:
+        raise CardInvalid("amount", f"the amount is 1 to {MAX_AMOUNT} (minor units)", INVALID_AMOUNT)
+    return value
 
 
 def _purchase(body: PaymentRequest) -> Purchase:
@@ -244,7 +356,7 @@ def _purchase(body: PaymentRequest) -> Purchase:
     )
 
 
-def _decode(raw: bytes) -> PaymentRequest:
+def _decode(raw: bytes, model: type[T]) -> T:
     if len(raw) > MAX_BODY_BYTES:
         raise MalformedRequest()
     try:
@@ -252,7 +364,7 @@ def _decode(raw: bytes) -> PaymentRequest:
     except (msgspec.DecodeError, UnicodeDecodeError):
         raise MalformedRequest() from None
     try:
-        return msgspec.convert(document, PaymentRequest)
+        return msgspec.convert(document, model)
     except msgspec.ValidationError as error:
         where = _PATH.search(str(error))
         raise Invalid(where.group(1) if where else "", str(error).split(" - at ")[0]) from None
@@ -266,15 +378,54 @@ def blueprint(services: Services) -> Blueprint:
         logger.thread_safe_append_keys(merchant_id=identity.merchant_id)
         return identity
 
+    def request(model: type[T]) -> tuple[MerchantIdentity, T]:
+        """The calling merchant (checked first), and the body."""
+        caller = merchant()
+        body = _decode(bp.current_request.raw_body or b"", model)
+        if body.merchant_id is not None and body.merchant_id != caller.merchant_id:
+            raise Invalid("merchant_id", "not the merchant of these credentials")
+        return caller, body
+
     @PAYMENT.route(bp)
     @functools.partial(answer, 201)
     def payment() -> dict[str, Any]:
-        caller = merchant()
-        body = _decode(bp.current_request.raw_body or b"")
-        if body.merchant_id is not None and body.merchant_id != caller.merchant_id:
-            raise Invalid("merchant_id", "not the merchant of these credentials")
+        caller, body = request(PaymentRequest)
         result = services.payments.purchase(caller, _purchase(body))
         count("Purchases")
+        return result
+
+    @AUTHORIZATION.route(bp)
+    @functools.partial(answer, 201)
+    def authorization() -> dict[str, Any]:
+        caller, body = request(PaymentRequest)
+        result = services.payments.authorise(caller, _purchase(body))
+        count("Authorisations")
+        return result
+
+    @CAPTURE.route(bp)
+    @functools.partial(answer, 201)
+    def capture() -> dict[str, Any]:
+        caller, body = request(CaptureRequest)
+        amount = None if body.amount is None else _amount(body.amount)
+        result = services.payments.capture(caller, body.transactionId, amount)
+        count("Captures")
+        return result
+
+    @REFUND.route(bp)
+    @functools.partial(answer, 201)
+    def refund() -> dict[str, Any]:
+        caller, body = request(CaptureRequest)
+        amount = None if body.amount is None else _amount(body.amount)
+        result = services.payments.refund(caller, body.transactionId, amount)
+        count("Refunds")
+        return result
+
+    @VOID.route(bp)
+    @functools.partial(answer, 201)
+    def void() -> dict[str, Any]:
+        caller, body = request(VoidRequest)
+        result = services.payments.void(caller, body.transactionId)
+        count("Voids")
         return result
 
     @STATUS.route(bp)

@@ -50,3 +50,19 @@ class DuplicateReference(CardError):
 
 class TransactionNotFound(CardError):
     """No transaction with this id among the merchant's."""
+
+
+class PaymentConflict(CardError):
+    """The operation no longer fits the payment's state: the loser of a race, or a repeat."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+ALREADY_CAPTURED = "already_captured"
+ALREADY_VOIDED = "already_voided"
+NOT_AN_AUTHORISATION = "not_an_authorisation"
+NOT_CAPTURED = "not_captured"
+REFUND_EXCEEDS_CAPTURE = "refund_exceeds_capture"
+AUTHORISATION_EXPIRED = "authorisation_expired"

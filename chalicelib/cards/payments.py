@@ -8,31 +8,49 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from msgspec import Struct
 
 from chalicelib.cards import network
 from chalicelib.cards.errors import (
+    ALREADY_CAPTURED,
+    ALREADY_VOIDED,
+    AUTHORISATION_EXPIRED,
     CHECK_DIGIT_FAILED,
     EXPIRED_CARD,
     INSUFFICIENT_FUNDS,
     INVALID_AMOUNT,
+    NOT_AN_AUTHORISATION,
+    NOT_CAPTURED,
+    REFUND_EXCEEDS_CAPTURE,
     CardDeclined,
     CardInvalid,
     DuplicateReference,
+    PaymentConflict,
     TransactionNotFound,
 )
 from chalicelib.cards.issuer import Issuer, expired
 from chalicelib.cards.merchants import MerchantIdentity, clearing_account
 from chalicelib.cards.numbers import brand_of, luhn_valid, mask
-from chalicelib.clock import Clock
+from chalicelib.clock import Clock, epoch_ms
+from chalicelib.ids import IdGenerator
 from chalicelib.ledger.changes import MAX_AMOUNT, AccountChange, read_account
-from chalicelib.store.models import CARD, CLEARING, MERCHANT, CardTransaction, MerchantReference
+from chalicelib.ledger.holds import CANCELLED, COMMITTED, PENDING, hold_funds, new_hold, release_live, settle
+from chalicelib.store.models import CARD, CLEARING, MERCHANT, CardTransaction, Hold, MerchantReference
 from chalicelib.store.transactions import Retrier, write_transaction
 
-CAPTURE = "CAPTURE"
+CAPTURE, PRE_AUTH, REFUND, VOID = "CAPTURE", "PRE_AUTH", "REFUND", "VOID"
+AUTHORISED, CAPTURED, VOIDED = "authorised", "captured", "voided"
+AUTHORISATION_LIFETIME = timedelta(days=7)
+OPERATION_RESULTS = {
+    CAPTURE: ("INFO0001", "Amount successfully captured."),
+    REFUND: ("INFO0002", "Amount successfully refunded."),
+    VOID: ("INFO0003", "Authorization Successfully Cancelled."),
+}
+_NEW_TRANSACTION = CardTransaction.transaction_id.does_not_exist()
+_AUTHORISED = CardTransaction.status == AUTHORISED
 CURRENCIES = ("JPY",)  # the ledger keeps yen; JPY has no minor unit
 
 
@@ -50,6 +68,14 @@ class Purchase(Struct, frozen=True):
     card: CardDetails
     merchant_txn_ref: str
     echo: dict[str, Any]  # what the answer repeats of the request: addresses, IPs
+
+
+def _timestamp(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def _funding_kind(account_id: str) -> str:
+    return CARD if account_id.startswith("cc-") else CLEARING
 
 
 def check_card(card: CardDetails, clock: Clock) -> None:
@@ -75,13 +101,22 @@ def check_amount(amount: int, currency: str) -> None:
 
 
 class Payments:
-    def __init__(self, clock: Clock, retrier: Retrier, issuer: Issuer) -> None:
+    def __init__(self, clock: Clock, ids: IdGenerator, retrier: Retrier, issuer: Issuer) -> None:
         self.clock = clock
+        self.ids = ids
         self.retrier = retrier
         self.issuer = issuer
 
     def purchase(self, merchant: MerchantIdentity, purchase: Purchase) -> dict[str, Any]:
         """Authorise and capture at once; returns the answer (also kept as the transaction's)."""
+        return self._pay(merchant, purchase, capture=True)
+
+    def authorise(self, merchant: MerchantIdentity, purchase: Purchase) -> dict[str, Any]:
+        """Hold the amount for AUTHORISATION_LIFETIME (on a card of this bank, a hold of its account), to
+        capture or void later."""
+        return self._pay(merchant, purchase, capture=False)
+
+    def _pay(self, merchant: MerchantIdentity, purchase: Purchase, capture: bool) -> dict[str, Any]:
         check_amount(purchase.amount, purchase.currency)
         card = purchase.card
         check_card(card, self.clock)
@@ -91,6 +126,7 @@ class Payments:
         else:
             network.authorise(card.number)
         transaction_id = str(uuid.uuid4())
+        kind = CAPTURE if capture else PRE_AUTH
         retried = False
 
         def attempt() -> dict[str, Any]:
@@ -101,24 +137,42 @@ class Payments:
                 raise DuplicateReference()
             retried = True
             now = self.clock.now()
-            funding_id = issued.account_id if issued is not None else clearing_account()
-            funding = read_account(funding_id, kind=CARD if issued is not None else CLEARING)
+            changes: list[AccountChange] = []
+            hold = None
+            funding_id = issued.account_id if issued is not None else (clearing_account() if capture else "")
+            if funding_id:
+                pays = AccountChange(funding_id, now, read=read_account(funding_id, _funding_kind(funding_id)))
+                if pays.available < purchase.amount:
+                    raise CardDeclined(INSUFFICIENT_FUNDS)  # over the card's credit line
+                if capture:
+                    pays.post(-purchase.amount, merchant.name)
+                else:
+                    hold = new_hold(
+                        self.ids,
+                        funding_id,
+                        -purchase.amount,
+                        merchant.merchant_id,
+                        merchant.name,
+                        now,
+                        AUTHORISATION_LIFETIME,
+                    )
+                    hold_funds(pays, hold)
+                changes.append(pays)
             paid_id = merchant.shard_account()
-            paid = read_account(paid_id, kind=MERCHANT)
-            pays = AccountChange(funding_id, now, read=funding)
-            if pays.available < purchase.amount:
-                raise CardDeclined(INSUFFICIENT_FUNDS)  # over the card's credit line
-            pays.post(-purchase.amount, merchant.name)
-            paid_change = AccountChange(paid_id, now, read=paid)
-            paid_change.post(purchase.amount, f"カード売上 {mask(card.number)}")
-            answer = self._answer(merchant, purchase, transaction_id, now)
+            if capture:
+                changes.append(self._pay_merchant(paid_id, purchase.amount, mask(card.number), now))
+            answer = self._answer(merchant, purchase, transaction_id, kind, now)
             item = CardTransaction(
                 transaction_id,
                 merchant_id=merchant.merchant_id,
-                transaction_type=CAPTURE,
+                transaction_type=kind,
                 amount=purchase.amount,
                 funding_account_id=funding_id,
                 merchant_account_id=paid_id,
+                status=CAPTURED if capture else AUTHORISED,
+                captured_amount=purchase.amount if capture else 0,
+                refunded_amount=0,
+                reserve_id=hold.reserve_id if hold is not None else None,
                 response=json.dumps(answer, ensure_ascii=False),
                 created_at=now,
             )
@@ -127,9 +181,11 @@ class Payments:
             )
 
             def build(transaction) -> None:
-                pays.add_to(transaction)
-                paid_change.add_to(transaction)
-                transaction.save(item, condition=CardTransaction.transaction_id.does_not_exist())
+                for change in changes:
+                    change.add_to(transaction)
+                if hold is not None:
+                    transaction.save(hold, condition=Hold.reserve_id.does_not_exist())
+                transaction.save(item, condition=_NEW_TRANSACTION)
                 transaction.save(reference, condition=MerchantReference.merchant_txn_ref.does_not_exist())
 
             write_transaction(build)
@@ -137,7 +193,181 @@ class Payments:
 
         return self.retrier.run(attempt)
 
-    def _answer(self, merchant: MerchantIdentity, purchase: Purchase, transaction_id: str, now) -> dict[str, Any]:
+    def _pay_merchant(self, shard: str, amount: int, masked: str, now: datetime) -> AccountChange:
+        paid = AccountChange(shard, now, read=read_account(shard, MERCHANT))
+        paid.post(amount, f"カード売上 {masked}")
+        return paid
+
+    # --- later operations on a payment -------------------------------------------------------------
+
+    def capture(self, merchant: MerchantIdentity, transaction_id: str, amount: int | None) -> dict[str, Any]:
+        """Capture an authorisation, once, for at most its amount; a smaller capture releases the rest."""
+
+        def attempt() -> dict[str, Any]:
+            parent = self._own(merchant, transaction_id)
+            self._still_authorised(parent)
+            captured = int(parent.amount) if amount is None else amount
+            if not 0 < captured <= int(parent.amount):
+                raise CardInvalid("amount", f"a capture is 1 to the authorised {int(parent.amount)}")
+            now = self.clock.now()
+            masked = json.loads(parent.response)["payment_details"]["card"]["number"]
+            changes = [self._pay_merchant(parent.merchant_account_id, captured, masked, now)]
+            hold = self._live_hold(parent, now)
+            funding_id = parent.funding_account_id or clearing_account()
+            pays = AccountChange(funding_id, now, read=read_account(funding_id, _funding_kind(funding_id)))
+            if hold is not None:
+                release_live(pays, hold, epoch_ms(now))
+            pays.post(-captured, merchant.name)
+            changes.append(pays)
+            child, answer = self._child(parent, CAPTURE, captured, now)
+
+            def build(transaction) -> None:
+                transaction.update(
+                    parent,
+                    actions=[
+                        CardTransaction.status.set(CAPTURED),
+                        CardTransaction.captured_amount.set(captured),
+                        CardTransaction.funding_account_id.set(funding_id),
+                    ],
+                    condition=_AUTHORISED,
+                    add_version_condition=False,
+                )
+                if hold is not None:
+                    settle(transaction, hold, COMMITTED, now)
+                for change in changes:
+                    change.add_to(transaction)
+                transaction.save(child, condition=_NEW_TRANSACTION)
+
+            write_transaction(build)
+            return answer
+
+        return self.retrier.run(attempt)
+
+    def void(self, merchant: MerchantIdentity, transaction_id: str) -> dict[str, Any]:
+        """Cancel an uncaptured authorisation: its held funds are available again."""
+
+        def attempt() -> dict[str, Any]:
+            parent = self._own(merchant, transaction_id)
+            self._still_authorised(parent)
+            now = self.clock.now()
+            hold = self._live_hold(parent, now)
+            changes = []
+            if hold is not None:
+                releases = AccountChange(hold.account_id, now, read=read_account(hold.account_id, CARD))
+                release_live(releases, hold, epoch_ms(now))
+                changes.append(releases)
+            child, answer = self._child(parent, VOID, int(parent.amount), now)
+
+            def build(transaction) -> None:
+                transaction.update(
+                    parent,
+                    actions=[CardTransaction.status.set(VOIDED)],
+                    condition=_AUTHORISED,
+                    add_version_condition=False,
+                )
+                if hold is not None:
+                    settle(transaction, hold, CANCELLED, now)
+                for change in changes:
+                    change.add_to(transaction)
+                transaction.save(child, condition=_NEW_TRANSACTION)
+
+            write_transaction(build)
+            return answer
+
+        return self.retrier.run(attempt)
+
+    def refund(self, merchant: MerchantIdentity, transaction_id: str, amount: int | None) -> dict[str, Any]:
+        """Pay back part or all of a captured payment; refunds never add up to more than the capture."""
+
+        def attempt() -> dict[str, Any]:
+            parent = self._own(merchant, transaction_id)
+            if parent.status != CAPTURED:
+                raise PaymentConflict(NOT_CAPTURED, "only a captured payment is refunded")
+            left = int(parent.captured_amount) - int(parent.refunded_amount)
+            refunded = left if amount is None else amount
+            if refunded <= 0 or refunded > left:
+                raise PaymentConflict(REFUND_EXCEEDS_CAPTURE, f"refunds would exceed the capture ({left} left)")
+            now = self.clock.now()
+            shard = parent.merchant_account_id
+            takes = AccountChange(shard, now, read=read_account(shard, MERCHANT))
+            if takes.available < refunded:
+                raise PaymentConflict(REFUND_EXCEEDS_CAPTURE, "the merchant's account cannot pay the refund")
+            takes.post(-refunded, f"返金 {transaction_id}")
+            funding_id = parent.funding_account_id
+            gets = AccountChange(funding_id, now, read=read_account(funding_id, _funding_kind(funding_id)))
+            gets.post(refunded, f"返金 {merchant.name}")
+            child, answer = self._child(parent, REFUND, refunded, now)
+            limit = int(parent.captured_amount) - refunded
+
+            def build(transaction) -> None:
+                transaction.update(
+                    parent,
+                    actions=[CardTransaction.refunded_amount.add(refunded)],
+                    condition=(CardTransaction.status == CAPTURED) & (CardTransaction.refunded_amount <= limit),
+                    add_version_condition=False,
+                )
+                takes.add_to(transaction)
+                gets.add_to(transaction)
+                transaction.save(child, condition=_NEW_TRANSACTION)
+
+            write_transaction(build)
+            return answer
+
+        return self.retrier.run(attempt)
+
+    def _own(self, merchant: MerchantIdentity, transaction_id: str) -> CardTransaction:
+        try:
+            item = CardTransaction.get(transaction_id, consistent_read=True)
+        except CardTransaction.DoesNotExist:
+            raise TransactionNotFound() from None
+        if item.merchant_id != merchant.merchant_id:
+            raise TransactionNotFound()  # another merchant's: as if there were none
+        return item
+
+    def _still_authorised(self, parent: CardTransaction) -> None:
+        if parent.transaction_type != PRE_AUTH:
+            raise PaymentConflict(NOT_AN_AUTHORISATION, "only an authorisation is captured or voided")
+        if parent.status == CAPTURED:
+            raise PaymentConflict(ALREADY_CAPTURED, "the authorisation was already captured")
+        if parent.status == VOIDED:
+            raise PaymentConflict(ALREADY_VOIDED, "the authorisation was already voided")
+        if parent.created_at + AUTHORISATION_LIFETIME <= self.clock.now():
+            raise PaymentConflict(AUTHORISATION_EXPIRED, "the authorisation has expired (7 days)")
+
+    def _live_hold(self, parent: CardTransaction, now: datetime) -> Hold | None:
+        """An authorisation's hold on a card of this bank (None for another bank's card)."""
+        if parent.reserve_id is None:
+            return None
+        hold = Hold.get(int(parent.reserve_id), consistent_read=True)
+        if hold.status != PENDING or int(hold.expires_at_ms) <= epoch_ms(now):
+            raise PaymentConflict(AUTHORISATION_EXPIRED, "the authorisation has expired (7 days)")
+        return hold
+
+    def _child(self, parent: CardTransaction, kind: str, amount: int, now: datetime) -> tuple[CardTransaction, dict]:
+        """A capture's, refund's or void's own transaction, answered in its payment's shape."""
+        answer = json.loads(parent.response)
+        code, message = OPERATION_RESULTS[kind]
+        transaction_id = str(uuid.uuid4())
+        answer["transaction_type"] = kind
+        answer["gateway_response"] = {"version": "1", "type": "INFO", "message": message, "code": code}
+        answer["payment_details"]["amount"] = amount
+        answer["transaction_details"].update(id=transaction_id, ref=secrets.randbelow(10**9), timestamp=_timestamp(now))
+        child = CardTransaction(
+            transaction_id,
+            merchant_id=parent.merchant_id,
+            transaction_type=kind,
+            amount=amount,
+            funding_account_id=parent.funding_account_id,
+            merchant_account_id=parent.merchant_account_id,
+            parent_id=parent.transaction_id,
+            response=json.dumps(answer, ensure_ascii=False),
+            created_at=now,
+        )
+        return child, answer
+
+    def _answer(
+        self, merchant: MerchantIdentity, purchase: Purchase, transaction_id: str, kind: str, now: datetime
+    ) -> dict[str, Any]:
         card = purchase.card
         brand = brand_of(card.number)
         assert brand is not None
@@ -145,7 +375,7 @@ class Payments:
             "success": True,
             "status_code": 201,
             "is_live": False,
-            "transaction_type": CAPTURE,
+            "transaction_type": kind,
             "gateway_response": {"version": "1", "type": "INFO", "message": "Payment Successful.", "code": "INFO0000"},
             "merchant_details": {
                 "legal_name": merchant.name,
@@ -171,7 +401,7 @@ class Payments:
             "transaction_details": {
                 "id": transaction_id,
                 "ref": secrets.randbelow(10**9),
-                "timestamp": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+                "timestamp": _timestamp(now),
                 "merchant_txn_ref": purchase.merchant_txn_ref,
                 "stored_payment_method_id": None,
             },

@@ -55,27 +55,9 @@ class Holds:
         if amount == 0:
             raise InvalidRequest()
         now = self.clock.now()
-        # Rounded up to the whole second: a hold then stops counting (its expiry bucket) at the very
-        # instant it stops being committable, and lives at least five minutes.
-        expires_at_ms = -(-epoch_ms(now + HOLD_LIFETIME) // 1000) * 1000
-        expires_at = datetime.fromtimestamp(expires_at_ms / 1000, UTC)
-
-        def new_hold() -> Hold:
-            return Hold(
-                self.ids.reserve_id(),
-                account_id=account_id,
-                amount=amount,
-                status=PENDING,
-                app_key=app_key,
-                description=description,
-                created_at=now,
-                expires_at_ms=expires_at_ms,
-                purge_at=expires_at + HOLD_RETENTION,
-            )
 
         def write(hold: Hold, change: AccountChange) -> int:
-            if amount < 0:
-                change.hold(expiry_bucket(hold.expires_at_ms), -amount)
+            hold_funds(change, hold)
 
             def build(transaction):
                 change.add_to(transaction)
@@ -84,11 +66,14 @@ class Holds:
             write_transaction(build)
             return hold.reserve_id
 
+        def new() -> Hold:
+            return new_hold(self.ids, account_id, amount, app_key, description, now)
+
         # Fast path, one transaction and no read: conditions alone refuse what must be refused. It can
         # also refuse too much (expired buckets not yet pruned, or a reserve id collision), and then
         # the account is read and the decision made exactly.
         try:
-            return write(new_hold(), AccountChange(account_id, now))
+            return write(new(), AccountChange(account_id, now))
         except (ConditionFailed, TransientFailure):
             pass
 
@@ -97,7 +82,7 @@ class Holds:
             change = AccountChange(account_id, now, read=account)
             if amount < 0 and change.available < -amount:
                 raise InsufficientFunds()
-            return write(new_hold(), change)
+            return write(new(), change)
 
         return self.retrier.run(on_read_account)
 
@@ -132,13 +117,7 @@ class Holds:
             ]
             for change in changes:
                 for hold in by_account[change.account_id]:
-                    if hold.amount < 0:
-                        bucket = expiry_bucket(int(hold.expires_at_ms))
-                        if change.held_in(bucket) < -hold.amount:
-                            # Resolved since we read it, or pruned by a writer whose clock runs ahead.
-                            _live_holds([hold.reserve_id], now_ms)
-                            raise HoldExpired()
-                        change.release(bucket, -int(hold.amount))
+                    release_live(change, hold, now_ms)
                     if outcome == COMMITTED:
                         change.post(int(hold.amount), hold.description, int(hold.reserve_id))
             if len(holds) + sum(change.item_count for change in changes) > MAX_TRANSACTION_ITEMS:
@@ -146,18 +125,67 @@ class Holds:
 
             def build(transaction):
                 for hold in holds:
-                    transaction.update(
-                        hold,
-                        actions=[Hold.status.set(outcome), Hold.resolved_at.set(now)],
-                        condition=_STILL_PENDING & (Hold.expires_at_ms > now_ms),
-                        add_version_condition=False,
-                    )
+                    settle(transaction, hold, outcome, now)
                 for change in changes:
                     change.add_to(transaction)
 
             write_transaction(build)
 
         self.retrier.run(attempt)
+
+
+def new_hold(
+    ids: IdGenerator,
+    account_id: str,
+    amount: int,
+    app_key: str,
+    description: str,
+    now: datetime,
+    lifetime: timedelta = HOLD_LIFETIME,
+) -> Hold:
+    """A pending hold of `amount` (signed) that lives `lifetime` from `now`."""
+    # Rounded up to the whole second: a hold then stops counting (its expiry bucket) at the very instant
+    # it stops being committable, and lives at least its lifetime.
+    expires_at_ms = -(-epoch_ms(now + lifetime) // 1000) * 1000
+    expires_at = datetime.fromtimestamp(expires_at_ms / 1000, UTC)
+    return Hold(
+        ids.reserve_id(),
+        account_id=account_id,
+        amount=amount,
+        status=PENDING,
+        app_key=app_key,
+        description=description,
+        created_at=now,
+        expires_at_ms=expires_at_ms,
+        purge_at=expires_at + HOLD_RETENTION,
+    )
+
+
+def hold_funds(change: AccountChange, hold: Hold) -> None:
+    """A debit hold takes its funds out of the account's available ones, in its expiry bucket."""
+    if int(hold.amount) < 0:
+        change.hold(expiry_bucket(int(hold.expires_at_ms)), -int(hold.amount))
+
+
+def release_live(change: AccountChange, hold: Hold, now_ms: int) -> None:
+    """The funds a live debit hold took, available again (to post, or not), as the account read says."""
+    if int(hold.amount) < 0:
+        bucket = expiry_bucket(int(hold.expires_at_ms))
+        if change.held_in(bucket) < -int(hold.amount):
+            # Resolved since we read it, or pruned by a writer whose clock runs ahead.
+            _live_holds([hold.reserve_id], now_ms)
+            raise HoldExpired()
+        change.release(bucket, -int(hold.amount))
+
+
+def settle(transaction, hold: Hold, outcome: str, now: datetime) -> None:
+    """End a hold (committed or cancelled), on condition it is still pending and live."""
+    transaction.update(
+        hold,
+        actions=[Hold.status.set(outcome), Hold.resolved_at.set(now)],
+        condition=_STILL_PENDING & (Hold.expires_at_ms > epoch_ms(now)),
+        add_version_condition=False,
+    )
 
 
 def _live_holds(reserve_ids: Sequence[int], now_ms: int) -> list[Hold]:

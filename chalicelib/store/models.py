@@ -352,7 +352,14 @@ class CardTransaction(_BankModel):
     transaction_type = UnicodeAttribute()  # CAPTURE | PRE_AUTH | REFUND | VOID
     amount = NumberAttribute()
     funding_account_id = UnicodeAttribute()  # the card's account, or the network's clearing shard
-    merchant_account_id = UnicodeAttribute()  # the merchant's shard that was paid
+    merchant_account_id = UnicodeAttribute()  # the merchant's shard that was (or will be) paid
+    # A payment's state (a purchase, or an authorisation): authorised -> captured | voided. Changed only
+    # by conditional writes, so two captures, or a capture and a void, cannot both succeed.
+    status = UnicodeAttribute(null=True)
+    captured_amount = NumberAttribute(default=0)
+    refunded_amount = NumberAttribute(default=0)  # never above captured_amount (a write's condition)
+    reserve_id = NumberAttribute(null=True)  # an authorisation's hold on a card of this bank
+    parent_id = UnicodeAttribute(null=True)  # a capture's, refund's or void's payment
     response = UnicodeAttribute()  # the answer's JSON
     created_at = UTCDateTimeAttribute()
 

@@ -25,6 +25,7 @@ from schemathesis.core.parameters import ParameterLocation
 
 from chalicelib.api import build_app, docs
 from chalicelib.auth.logins import LoginRequest
+from chalicelib.cards.payments import CardDetails, Purchase
 from chalicelib.clock import SystemClock
 from chalicelib.services import Services
 from local.dynamodb_local import free_port
@@ -111,6 +112,7 @@ class Bank:
     compat_url: str
     system_token: str = ""  # of CLIENT_KEY: authenticates the client at /auth/token
     reader_token: str = ""  # alice's access token through READER_KEY
+    shop: Any = None  # the card gateway's merchant of MERCHANT_KEY
     resolved: list[int] = dataclasses.field(default_factory=list)
     calls: Counter = dataclasses.field(default_factory=Counter)
     statuses: Counter = dataclasses.field(default_factory=Counter)
@@ -135,7 +137,7 @@ def bank(dynamodb_local, request):
             if amount:
                 services.accounts.deposit(bank_id, amount, "入金")
         services.branches.create("001", "本店", "ホンテン", "131016", "0311112222")
-        services.merchants.create("fuzz shop", api_key=MERCHANT_KEY)
+        shop = services.merchants.create("fuzz shop", api_key=MERCHANT_KEY).identity
         for api_key in (CLIENT_KEY, READER_KEY):
             services.clients.create(
                 api_key, [REDIRECT_URI], api_key=api_key, password=CLIENT_PASSWORD, password_login=True
@@ -155,6 +157,7 @@ def bank(dynamodb_local, request):
             contest,
             system_token=services.tokens.issue_system(client, client.grants).token,
             reader_token=services.tokens.exchange(reader, sign_in.token).access.token,
+            shop=shop,
         )
         yield state
         for server in servers:
@@ -203,6 +206,12 @@ def steer(case, bank: Bank) -> None:
         return
     body = case.body if isinstance(case.body, dict) else None
     steer_bank_api(case, body)
+    if body is not None and isinstance(body.get("transactionId"), str) and pick(body, "transactionId") % 2:
+        # A live authorisation of the merchant's: captures, refunds and voids that succeed, or conflict.
+        card = CardDetails("4242424242424242", "12", "99", "123", "fuzz")
+        payment = Purchase(1000, "JPY", card, f"fuzz-{pick(body, 'ref')}-{time.monotonic_ns()}", {})
+        authorised = bank.services.payments.authorise(bank.shop, payment)
+        case.body = {**body, "transactionId": authorised["transaction_details"]["id"]}
     if body is not None and isinstance(body.get("card"), dict) and pick(body, "card") % 2:
         # A test card the network knows, valid till 2099: approvals and declines, not only 422.
         numbers = ("4242424242424242", "4000000000000002", "4000000000009995", "5200000000001005")

@@ -180,3 +180,114 @@ def test_a_card_of_this_bank_over_its_line_declines_51_and_shows_in_the_users_st
     today = bank.clock.now().date()
     lines = bank.statements.transactions("alice", card.account_id, today, today, 1).items
     assert [(line.amount, line.balance, line.description) for line in lines] == [(-1000, -1000, "Tink15 Factory")]
+
+
+def operate(client, merchant, operation, payload):
+    path = f"/api/v1/server-to-server-interface/{operation}"
+    response = client.http.post(path, headers=headers(merchant), body=json.dumps(payload))
+    return response.status_code, json.loads(response.body)
+
+
+@pytest.fixture
+def own_card(bank):
+    card = bank.issuer.issue("alice", credit_limit=10_000)
+    return card, {"expiry_month": card.expiry_month, "expiry_year": card.expiry_year, "cvc": card.cvc}
+
+
+def test_authorise_holds_then_a_smaller_capture_releases_the_rest(client, bank, merchant, own_card):
+    card, mine = own_card
+    status, auth = operate(client, merchant, "authorization", body(card.number, "4000", "a", **mine))
+    assert (status, auth["transaction_type"]) == (201, "PRE_AUTH")
+    balance = bank.accounts.balance(card.account_id, kind=None)
+    assert (balance.balance, balance.available, balance.held) == (0, 6000, 4000)
+    assert bank.merchants.balance(merchant.identity.merchant_id) == 0
+    transaction_id = auth["transaction_details"]["id"]
+    status, captured = operate(client, merchant, "capture", {"transactionId": transaction_id, "amount": 2500})
+    assert (status, captured["transaction_type"], captured["gateway_response"]["code"]) == (201, "CAPTURE", "INFO0001")
+    assert captured["transaction_details"]["id"] != transaction_id and captured["payment_details"]["amount"] == 2500
+    balance = bank.accounts.balance(card.account_id, kind=None)
+    assert (balance.balance, balance.available, balance.held) == (-2500, 7500, 0)
+    assert bank.merchants.balance(merchant.identity.merchant_id) == 2500
+    status, again = operate(client, merchant, "capture", {"transactionId": transaction_id})
+    assert (status, again["gateway_response"]["code"]) == (409, "ERR1001")
+    status, voided = operate(client, merchant, "void", {"transactionId": transaction_id})
+    assert (status, voided["gateway_response"]["code"]) == (409, "ERR1001")
+    for any_id in (transaction_id, captured["transaction_details"]["id"]):
+        assert client.http.get(STATUS + any_id, headers=headers(merchant)).status_code == 200
+
+
+def test_void_releases_an_authorisation_and_then_nothing_captures(client, bank, merchant, own_card):
+    card, mine = own_card
+    _, auth = operate(client, merchant, "authorization", body(card.number, "4000", "a", **mine))
+    transaction_id = auth["transaction_details"]["id"]
+    status, voided = operate(client, merchant, "void", {"transactionId": transaction_id})
+    assert (status, voided["transaction_type"], voided["gateway_response"]["code"]) == (201, "VOID", "INFO0003")
+    assert bank.accounts.balance(card.account_id, kind=None).available == 10_000
+    assert (
+        operate(client, merchant, "capture", {"transactionId": transaction_id})[1]["gateway_response"]["code"]
+        == "ERR1002"
+    )
+    assert (
+        operate(client, merchant, "void", {"transactionId": transaction_id})[1]["gateway_response"]["code"] == "ERR1002"
+    )
+
+
+def test_refunds_never_exceed_the_capture(client, bank, merchant, own_card):
+    card, mine = own_card
+    _, paid = operate(client, merchant, "payment", body(card.number, "3000", "a", **mine))
+    transaction_id = paid["transaction_details"]["id"]
+    status, refunded = operate(client, merchant, "refund", {"transactionId": transaction_id, "amount": "1000"})
+    assert (status, refunded["transaction_type"], refunded["gateway_response"]["code"]) == (201, "REFUND", "INFO0002")
+    assert bank.accounts.balance(card.account_id, kind=None).balance == -2000
+    status, over = operate(client, merchant, "refund", {"transactionId": transaction_id, "amount": 2001})
+    assert (status, over["gateway_response"]["code"]) == (409, "ERR1003")
+    assert operate(client, merchant, "refund", {"transactionId": transaction_id})[0] == 201  # the rest
+    assert bank.accounts.balance(card.account_id, kind=None).balance == 0
+    assert bank.merchants.balance(merchant.identity.merchant_id) == 0
+    assert operate(client, merchant, "refund", {"transactionId": transaction_id, "amount": 1})[0] == 409
+
+
+def test_an_authorisation_lives_seven_days(client, bank, clock, merchant, own_card):
+    card, mine = own_card
+    _, auth = operate(client, merchant, "authorization", body(card.number, "4000", "a", **mine))
+    clock.advance(days=7)
+    status, late = operate(client, merchant, "capture", {"transactionId": auth["transaction_details"]["id"]})
+    assert (status, late["gateway_response"]["code"]) == (409, "ERR1004")
+    assert bank.accounts.balance(card.account_id, kind=None).available == 10_000  # the hold ended by itself
+
+
+def test_another_banks_card_authorises_and_captures_through_the_network(client, bank, merchant):
+    _, auth = operate(client, merchant, "authorization", body(ref="x"))
+    transaction_id = auth["transaction_details"]["id"]
+    assert bank.merchants.balance(merchant.identity.merchant_id) == 0
+    assert operate(client, merchant, "capture", {"transactionId": transaction_id})[0] == 201
+    assert bank.merchants.balance(merchant.identity.merchant_id) == 1000
+    assert operate(client, merchant, "refund", {"transactionId": transaction_id, "amount": 400})[0] == 201
+    assert bank.merchants.balance(merchant.identity.merchant_id) == 600
+
+
+def test_operations_refuse_the_wrong_kind_and_another_merchants(client, bank, merchant):
+    _, paid = operate(client, merchant, "payment", body(ref="p"))
+    transaction_id = paid["transaction_details"]["id"]
+    assert (
+        operate(client, merchant, "capture", {"transactionId": transaction_id})[1]["gateway_response"]["code"]
+        == "ERR1005"
+    )
+    assert (
+        operate(client, merchant, "void", {"transactionId": transaction_id})[1]["gateway_response"]["code"] == "ERR1005"
+    )
+    _, auth = operate(client, merchant, "authorization", body(ref="q"))
+    assert (
+        operate(client, merchant, "refund", {"transactionId": auth["transaction_details"]["id"]})[1][
+            "gateway_response"
+        ]["code"]
+        == "ERR1006"
+    )
+    other = bank.merchants.create("Other")
+    for operation in ("capture", "refund", "void"):
+        assert operate(client, other, operation, {"transactionId": transaction_id})[0] == 404
+    assert (
+        operate(client, merchant, "capture", {"transactionId": auth["transaction_details"]["id"], "amount": 1001})[0]
+        == 422
+    )
+    assert operate(client, merchant, "capture", {"amount": 1})[0] == 422  # no transactionId

@@ -237,6 +237,22 @@ def run_gateway_workload(http: Workload) -> None:
     assert http.call("POST", f"{path}/payment", over, headers=merchant)[0] == 402
     transaction_id = paid["transaction_details"]["id"]
     assert http.call("GET", f"{path}/transaction/status/{transaction_id}", headers=merchant)[0] == 200
+    assert (
+        http.call("POST", f"{path}/refund", {"transactionId": transaction_id, "amount": 100}, headers=merchant)[0]
+        == 201
+    )
+    # Authorisations: this bank's card (a hold) captured, another's voided.
+    for ref, card_used, then in (("iam-4", own, "capture"), ("iam-5", card, "void")):
+        auth = {**purchase, "card": card_used, "merchant_txn_ref": ref}
+        status, authorised = http.call("POST", f"{path}/authorization", auth, headers=merchant)
+        assert status == 201, authorised
+        follow = {"transactionId": authorised["transaction_details"]["id"]}
+        assert http.call("POST", f"{path}/{then}", follow, headers=merchant)[0] == 201
+    status, authorised = http.call(
+        "POST", f"{path}/authorization", {**purchase, "card": own, "merchant_txn_ref": "iam-6"}, headers=merchant
+    )
+    follow = {"transactionId": authorised["transaction_details"]["id"]}
+    assert http.call("POST", f"{path}/void", follow, headers=merchant)[0] == 201  # this bank's hold released
 
 
 def exercised_grants(stage: str, clock: Any, tmp_path: Path) -> set[tuple[str, str]]:
@@ -251,7 +267,7 @@ def exercised_grants(stage: str, clock: Any, tmp_path: Path) -> set[tuple[str, s
     operator.logins.set_password("alice", "alice-pw")
     operator.logins.set_password("bob", "bob-pw")
     operator.merchants.create("IAM shop", api_key=MERCHANT_KEY)
-    issued = operator.issuer.issue("alice", 1000)
+    issued = operator.issuer.issue("alice", 10_000)
     ISSUED_CARD.update(
         number=issued.number, expiry_month=issued.expiry_month, expiry_year=issued.expiry_year, cvc=issued.cvc
     )

@@ -63,6 +63,26 @@ class PaymentRequest(Struct):
     time_zone: Annotated[str, Meta(max_length=128)] | None = None
 
 
+TransactionId = Annotated[str, Meta(min_length=1, max_length=64, description="The payment's `transaction_details.id`.")]
+Notes = Annotated[str, Meta(max_length=255, description="Free text, kept with the request only.")]
+MerchantId = Annotated[str, Meta(max_length=128, description="If given, the authenticated merchant's.")]
+
+
+class CaptureRequest(Struct):
+    """A capture (of an authorisation) or a refund (of a captured payment)."""
+
+    transactionId: TransactionId  # the document's name
+    amount: Amount | None = None  # none: all of it (what is left, for a refund)
+    merchant_id: MerchantId | None = None
+    notes: Notes | None = None
+
+
+class VoidRequest(Struct):
+    transactionId: TransactionId  # the document's name
+    merchant_id: MerchantId | None = None
+    notes: Notes | None = None
+
+
 class TransactionPath(Struct):
     transactionId: Annotated[str, Meta(min_length=1, max_length=64, description="A transaction's `id`.")]
 
