@@ -6,6 +6,7 @@ from chalicelib.auth.apps import AppRegistry
 from chalicelib.auth.clients import Clients
 from chalicelib.auth.logins import Logins
 from chalicelib.auth.tokens import Tokens
+from chalicelib.cards.idempotency import Idempotency
 from chalicelib.cards.issuer import Issuer
 from chalicelib.cards.merchants import Merchants
 from chalicelib.cards.payments import Payments
@@ -44,6 +45,7 @@ class Services:
         self.issuer = Issuer(self.clock, self.retrier, self.settings.card_key)
         self.merchants = Merchants(self.clock, self.retrier)
         self.payments = Payments(self.clock, self.ids, self.retrier, self.issuer)
+        self.idempotency = Idempotency(self.clock, self.retrier)
 
     @classmethod
     def from_env(cls) -> Services:

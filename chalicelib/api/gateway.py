@@ -14,6 +14,7 @@ import base64
 import binascii
 import functools
 import re
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -54,6 +55,13 @@ from chalicelib.cards.errors import (
     TransactionNotFound,
     UnknownMerchant,
 )
+from chalicelib.cards.idempotency import (
+    MAX_KEY_LENGTH,
+    IdempotencyInFlight,
+    IdempotencyMismatch,
+    Replay,
+    request_hash,
+)
 from chalicelib.cards.merchants import MerchantIdentity
 from chalicelib.cards.payments import CardDetails, Purchase
 from chalicelib.ledger.changes import MAX_AMOUNT
@@ -86,6 +94,8 @@ CONFLICTS = {
     NOT_AN_AUTHORISATION: ApiError(409, "ERR1005", description="the transaction is not an authorisation"),
     NOT_CAPTURED: ApiError(409, "ERR1006", description="the transaction is not a captured payment"),
 }
+KEY_REUSED = ApiError(422, "ERR2001", description="the `Idempotency-Key` was used with another request")
+KEY_IN_FLIGHT = ApiError(409, "ERR2002", description="the first request with this `Idempotency-Key` is still running")
 INVALID = ApiError(422, "ERR0422", description="a member missing, mistyped or out of its bounds (see `errors`)")
 CARD_CHECKS = {
     CHECK_DIGIT_FAILED: ApiError(422, "ERR0586", description="the card number fails its check digit (MOD 10)"),
@@ -180,6 +190,11 @@ def answer(status: int, handler: Callable[[], Any]) -> Callable[[], Response]:
     return route
 
 
+IDEMPOTENT = (
+    "\n\n`Idempotency-Key: <key>` (1 to 255 characters, the merchant's own) makes a retry safe: the same key and"
+    " request within 24 hours answers the first answer again, declines included (with `Idempotent-Replayed:"
+    " true`); the same key with another request is 422 `ERR2001`; while the first still runs, 409 `ERR2002`."
+)
 PAYMENT = Operation(
     "POST",
     f"{PREFIX}/payment",
@@ -190,7 +205,7 @@ PAYMENT = Operation(
     " this bank issued draws on its card account's credit line (over it: declined, 51); another bank's card is"
     " answered by the network's test numbers (see the README's table) and funded by the network's clearing"
     " accounts. The answer shows the card masked (first 6 and last 4 digits), never the CVC, which is not stored"
-    " either. `merchant_txn_ref` is unique per merchant (409 for a repeat).",
+    " either. `merchant_txn_ref` is unique per merchant (409 for a repeat)." + IDEMPOTENT,
     request=PaymentRequest,
     request_examples={
         "visa": (
@@ -214,7 +229,17 @@ PAYMENT = Operation(
     ok_status=201,
     ok_body=PaymentResponse,
     error_body=GatewayError,
-    errors=(MALFORMED, UNAUTHORIZED, *DECLINES.values(), DUPLICATE, INVALID, *CARD_CHECKS.values(), *COMMON_ERRORS),
+    errors=(
+        KEY_REUSED,
+        KEY_IN_FLIGHT,
+        MALFORMED,
+        UNAUTHORIZED,
+        *DECLINES.values(),
+        DUPLICATE,
+        INVALID,
+        *CARD_CHECKS.values(),
+        *COMMON_ERRORS,
+    ),
 )
 PAYMENT_ERRORS = PAYMENT.errors
 AUTHORIZATION = Operation(
@@ -225,7 +250,7 @@ AUTHORIZATION = Operation(
     summary="Authorise: hold the amount, to capture or void within 7 days",
     description="The purchase's request and checks, without the capture: on a card of this bank, the amount is held"
     " on its card account (a hold of the ledger, live 7 days: the card's available credit falls at once); nothing"
-    " is paid yet. Answers `transaction_type: PRE_AUTH`.",
+    " is paid yet. Answers `transaction_type: PRE_AUTH`." + IDEMPOTENT,
     request=PaymentRequest,
     security=("basicAuth", "apiKey"),
     ok="Authorised: the transaction, `transaction_type: PRE_AUTH`.",
@@ -244,7 +269,8 @@ CAPTURE = Operation(
     summary="Capture an authorisation",
     description="Once, for at most the authorised amount (none: all of it); a smaller capture releases the rest."
     " The card pays and the merchant is paid in one transaction. Answers its own transaction,"
-    " `transaction_type: CAPTURE`. A second capture, or one after a void, is 409 (the loser of a race too).",
+    " `transaction_type: CAPTURE`. A second capture, or one after a void, is 409 (the loser of a race too)."
+    + IDEMPOTENT,
     request=CaptureRequest,
     security=("basicAuth", "apiKey"),
     ok="Captured.",
@@ -252,6 +278,8 @@ CAPTURE = Operation(
     ok_body=PaymentResponse,
     error_body=GatewayError,
     errors=(
+        KEY_REUSED,
+        KEY_IN_FLIGHT,
         *AMOUNT_ERRORS,
         CONFLICTS[ALREADY_CAPTURED],
         CONFLICTS[ALREADY_VOIDED],
@@ -267,14 +295,14 @@ REFUND = Operation(
     summary="Refund a captured payment, partly or fully",
     description="Pays back `amount` (none: what is left) of a purchase or a captured authorisation: the merchant's"
     " account pays, the card's account (or the network's) is paid. Refunds never add up to more than the capture:"
-    " one that would is 409, however many race. Answers its own transaction, `transaction_type: REFUND`.",
+    " one that would is 409, however many race. Answers its own transaction, `transaction_type: REFUND`." + IDEMPOTENT,
     request=CaptureRequest,
     security=("basicAuth", "apiKey"),
     ok="Refunded.",
     ok_status=201,
     ok_body=PaymentResponse,
     error_body=GatewayError,
-    errors=(*AMOUNT_ERRORS, CONFLICTS[REFUND_EXCEEDS_CAPTURE], CONFLICTS[NOT_CAPTURED]),
+    errors=(KEY_REUSED, KEY_IN_FLIGHT, *AMOUNT_ERRORS, CONFLICTS[REFUND_EXCEEDS_CAPTURE], CONFLICTS[NOT_CAPTURED]),
 )
 VOID = Operation(
     "POST",
@@ -283,7 +311,7 @@ VOID = Operation(
     TAG,
     summary="Void an uncaptured authorisation",
     description="Its held funds are available again. Answers its own transaction, `transaction_type: VOID`. A void"
-    " after a capture, or a second void, is 409.",
+    " after a capture, or a second void, is 409." + IDEMPOTENT,
     request=VoidRequest,
     security=("basicAuth", "apiKey"),
     ok="Voided.",
@@ -291,6 +319,8 @@ VOID = Operation(
     ok_body=PaymentResponse,
     error_body=GatewayError,
     errors=(
+        KEY_REUSED,
+        KEY_IN_FLIGHT,
         *OPERATION_ERRORS,
         CONFLICTS[ALREADY_CAPTURED],
         CONFLICTS[ALREADY_VOIDED],
@@ -373,10 +403,56 @@ def _decode(raw: bytes, model: type[T]) -> T:
 def blueprint(services: Services) -> Blueprint:
     bp = Blueprint(__name__)
 
+    # The merchant of each request in flight, authenticated once though both the idempotency check and
+    # the route ask.
+    callers: weakref.WeakKeyDictionary[Any, MerchantIdentity] = weakref.WeakKeyDictionary()
+
     def merchant() -> MerchantIdentity:
-        identity = services.merchants.authenticate(merchant_key(bp.current_request))
-        logger.thread_safe_append_keys(merchant_id=identity.merchant_id)
-        return identity
+        request = bp.current_request
+        if request not in callers:
+            callers[request] = services.merchants.authenticate(merchant_key(request))
+            logger.thread_safe_append_keys(merchant_id=callers[request].merchant_id)
+        return callers[request]
+
+    def idempotent(route: Callable[[], Response]) -> Callable[[], Response]:
+        """With an Idempotency-Key, answer a retry with the first answer (see cards/idempotency.py)."""
+
+        @functools.wraps(route)
+        def replayable() -> Response:
+            request = bp.current_request
+            key = request.headers.get("idempotency-key")
+            if key is None:
+                return route()
+            if not 0 < len(key) <= MAX_KEY_LENGTH or not key.isprintable() or not is_text(key):
+                errors = [FieldError("Idempotency-Key", f"1 to {MAX_KEY_LENGTH} printable characters")]
+                return error_response(INVALID, "Invalid request.", errors=errors)
+            try:
+                caller = merchant()
+            except UnknownMerchant:
+                return error_response(UNAUTHORIZED, "Unauthorized.")
+            fingerprint = request_hash(request.method, request.context.get("resourcePath", ""), request.raw_body or b"")
+            try:
+                replay = services.idempotency.begin(caller.merchant_id, key, fingerprint)
+            except IdempotencyMismatch:
+                return error_response(KEY_REUSED, "Idempotency-Key already used with another request.")
+            except IdempotencyInFlight:
+                return error_response(KEY_IN_FLIGHT, "A request with this Idempotency-Key is in progress.")
+            if replay is not None:
+                headers = {"Content-Type": "application/json", "Idempotent-Replayed": "true"}
+                return Response(body=replay.body, status_code=replay.status, headers=headers)
+            try:
+                response = route()
+            except Exception:
+                services.idempotency.abandon(caller.merchant_id, key, fingerprint)
+                raise
+            if response.status_code >= 500:
+                services.idempotency.abandon(caller.merchant_id, key, fingerprint)
+            else:
+                answer = Replay(response.status_code, response.body)
+                services.idempotency.finish(caller.merchant_id, key, fingerprint, answer)
+            return response
+
+        return replayable
 
     def request(model: type[T]) -> tuple[MerchantIdentity, T]:
         """The calling merchant (checked first), and the body."""
@@ -387,6 +463,7 @@ def blueprint(services: Services) -> Blueprint:
         return caller, body
 
     @PAYMENT.route(bp)
+    @idempotent
     @functools.partial(answer, 201)
     def payment() -> dict[str, Any]:
         caller, body = request(PaymentRequest)
@@ -395,6 +472,7 @@ def blueprint(services: Services) -> Blueprint:
         return result
 
     @AUTHORIZATION.route(bp)
+    @idempotent
     @functools.partial(answer, 201)
     def authorization() -> dict[str, Any]:
         caller, body = request(PaymentRequest)
@@ -403,6 +481,7 @@ def blueprint(services: Services) -> Blueprint:
         return result
 
     @CAPTURE.route(bp)
+    @idempotent
     @functools.partial(answer, 201)
     def capture() -> dict[str, Any]:
         caller, body = request(CaptureRequest)
@@ -412,6 +491,7 @@ def blueprint(services: Services) -> Blueprint:
         return result
 
     @REFUND.route(bp)
+    @idempotent
     @functools.partial(answer, 201)
     def refund() -> dict[str, Any]:
         caller, body = request(CaptureRequest)
@@ -421,6 +501,7 @@ def blueprint(services: Services) -> Blueprint:
         return result
 
     @VOID.route(bp)
+    @idempotent
     @functools.partial(answer, 201)
     def void() -> dict[str, Any]:
         caller, body = request(VoidRequest)

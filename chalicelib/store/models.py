@@ -375,6 +375,22 @@ class MerchantReference(_BankModel):
     transaction_id = UnicodeAttribute()
 
 
+class IdempotencyRecord(_BankModel):
+    """A merchant's Idempotency-Key: the request it was first used with, and the answer to replay."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "idempotency_keys"
+
+    key = UnicodeAttribute(hash_key=True)  # "<merchant_id>#<Idempotency-Key>"
+    request_hash = UnicodeAttribute()
+    state = UnicodeAttribute()  # in_flight | done
+    in_flight_until_ms = NumberAttribute()  # a request that died mid-way frees its key then
+    expires_at_ms = NumberAttribute()  # the key may be used for another request from then
+    status = NumberAttribute(null=True)
+    body = UnicodeAttribute(null=True)
+    purge_at = TTLAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Customer,
     Account,
@@ -392,4 +408,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     MerchantKey,
     CardTransaction,
     MerchantReference,
+    IdempotencyRecord,
 )

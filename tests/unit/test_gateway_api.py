@@ -9,6 +9,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.api import build_app
+from chalicelib.cards.idempotency import request_hash
 from chalicelib.store.models import Account
 from tests.conftest import make_services
 
@@ -291,3 +292,74 @@ def test_operations_refuse_the_wrong_kind_and_another_merchants(client, bank, me
         == 422
     )
     assert operate(client, merchant, "capture", {"amount": 1})[0] == 422  # no transactionId
+
+
+def keyed(client, merchant, payload, key, operation="payment"):
+    path = f"/api/v1/server-to-server-interface/{operation}"
+    response = client.http.post(path, headers={**headers(merchant), "Idempotency-Key": key}, body=json.dumps(payload))
+    return response.status_code, json.loads(response.body), response.headers
+
+
+def test_a_retry_with_the_same_idempotency_key_answers_the_first_answer(client, bank, merchant):
+    first = keyed(client, merchant, body(ref="k1"), "key-1")
+    again = keyed(client, merchant, body(ref="k1"), "key-1")
+    assert first[0] == again[0] == 201 and first[1] == again[1]
+    assert again[2]["Idempotent-Replayed"] == "true"
+    assert bank.merchants.balance(merchant.identity.merchant_id) == 1000  # paid once
+
+
+def test_a_decline_is_replayed_too(client, bank, merchant):
+    first = keyed(client, merchant, body("4000000000000002", ref="k2"), "key-2")
+    again = keyed(client, merchant, body("4000000000000002", ref="k2"), "key-2")
+    assert first[0] == again[0] == 402 and first[1] == again[1]
+
+
+def test_the_same_key_with_another_request_is_422(client, merchant):
+    keyed(client, merchant, body(ref="k3"), "key-3")
+    status, answer, _ = keyed(client, merchant, body(ref="k3", amount="999"), "key-3")
+    assert (status, answer["gateway_response"]["code"]) == (422, "ERR2001")
+    status, answer, _ = keyed(client, merchant, {"transactionId": "x"}, "key-3", operation="void")
+    assert (status, answer["gateway_response"]["code"]) == (422, "ERR2001")
+
+
+def test_keys_are_the_merchants_own_and_live_a_day(client, bank, clock, merchant):
+    other = bank.merchants.create("Other")
+    assert keyed(client, merchant, body(ref="k4"), "shared")[0] == 201
+    assert keyed(client, other, body(ref="k4"), "shared")[0] == 201  # another merchant's key space
+    clock.advance(hours=24)
+    status, answer, replayed = keyed(client, merchant, body(ref="k4"), "shared")
+    assert (status, answer["gateway_response"]["code"]) == (409, "ERR0409")  # ran again: the reference repeats
+    assert "Idempotent-Replayed" not in replayed
+
+
+def test_a_key_in_flight_is_409_until_it_is_given_back(client, bank, clock, merchant):
+    fingerprint = request_hash(
+        "POST", "/api/v1/server-to-server-interface/payment", json.dumps(body(ref="k5")).encode()
+    )
+    assert (
+        bank.idempotency.begin(merchant.identity.merchant_id, "key-5", fingerprint) is None
+    )  # a request still running
+    response = client.http.post(
+        "/api/v1/server-to-server-interface/payment",
+        headers={**headers(merchant), "Idempotency-Key": "key-5"},
+        body=json.dumps(body(ref="k5")),
+    )
+    assert (response.status_code, json.loads(response.body)["gateway_response"]["code"]) == (409, "ERR2002")
+    clock.advance(seconds=30)  # the first died: its key is free again
+    assert keyed(client, merchant, body(ref="k5"), "key-5")[0] == 201
+
+
+def test_a_server_error_gives_the_key_back(client, bank, merchant, monkeypatch):
+    def explode(*args):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(bank.payments, "purchase", explode)
+    assert keyed(client, merchant, body(ref="k6"), "key-6")[0] == 500
+    monkeypatch.undo()
+    assert keyed(client, merchant, body(ref="k6"), "key-6")[0] == 201
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256, "tab\\there"])
+def test_a_malformed_key_is_422(client, merchant, key):
+    status, answer, _ = keyed(client, merchant, body(ref="k7"), key.replace("\\t", "\t"))
+    assert status == 422 and answer["errors"][0]["field"] == "Idempotency-Key"

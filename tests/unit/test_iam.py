@@ -132,7 +132,7 @@ class Workload:
         return response.status_code, json.loads(response.body) if is_json else response.body, response.headers
 
 
-def run_workload(http: Workload, clock: Any, compat: bool) -> None:
+def run_workload(http: Workload, clock: Any, compat: bool, services: Services) -> None:
     """Every route, and every path through the ledger: fast and slow reserves, debits and credits,
     commit, cancel, expiry (pruning expired holds), refusals; the contest routes where they exist."""
     assert http.call("POST", "/check", {"bank_id": "alice", "price": 1000}) == (200, {})
@@ -171,7 +171,7 @@ def run_workload(http: Workload, clock: Any, compat: bool) -> None:
 
     assert http.call("GET", "/check")[0] == 405
     run_bank_workload(http, clock)
-    run_gateway_workload(http)
+    run_gateway_workload(http, services)
     # Routes that read no table: called once each, so that they count as exercised.
     for path in DOCUMENT_PATHS:
         assert http.call("GET", path)[0] == 200
@@ -216,11 +216,25 @@ def run_bank_workload(http: Workload, clock: Any) -> None:
     ) == (200, {})
 
 
-def run_gateway_workload(http: Workload) -> None:
+def run_gateway_workload(http: Workload, services: Services) -> None:
     """The card gateway: purchases with a card of this bank and a network test card, a decline, a repeated
-    merchant_txn_ref, the status."""
+    merchant_txn_ref, the status, authorisations captured and voided, a refund; Idempotency-Keys replayed,
+    and given back by a request that fails."""
     merchant = {"Authorization": f"Basic {MERCHANT_KEY}", "x-api-key": MERCHANT_KEY}
+    keyed = {**merchant, "Idempotency-Key": "iam-key"}
+    retry = {
+        "amount": 1,
+        "currency": "JPY",
+        "merchant_txn_ref": "iam-keyed",
+        "card": {"number": "4242424242424242", "expiry_month": "12", "expiry_year": "30", "cvc": "123", "name": "A"},
+    }
     path = "/api/v1/server-to-server-interface"
+    real_purchase = services.payments.purchase
+    services.payments.purchase = lambda *args: (_ for _ in ()).throw(RuntimeError("fails once"))
+    assert http.call("POST", f"{path}/payment", retry, headers=keyed)[0] == 500  # the key is given back
+    services.payments.purchase = real_purchase
+    assert http.call("POST", f"{path}/payment", retry, headers=keyed)[0] == 201
+    assert http.call("POST", f"{path}/payment", retry, headers=keyed)[0] == 201  # replayed
     card = {"number": "4242424242424242", "expiry_month": "12", "expiry_year": "30", "cvc": "123", "name": "A"}
     purchase = {"amount": 500, "currency": "JPY", "card": card, "merchant_txn_ref": "iam-1"}
     status, paid = http.call("POST", f"{path}/payment", purchase, headers=merchant)
@@ -279,7 +293,7 @@ def exercised_grants(stage: str, clock: Any, tmp_path: Path) -> set[tuple[str, s
     app = build_app(services)
     with Client(app, project_dir=str(tmp_path)) as client:
         http = Workload(client, app)
-        run_workload(http, clock, settings.contest_compat)
+        run_workload(http, clock, settings.contest_compat, services)
 
     every_route = {(path, method) for path, entries in app.routes.items() for method in entries}
     assert every_route <= http.routes, f"extend run_workload to call {sorted(every_route - http.routes)}"
