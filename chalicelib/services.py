@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from chalicelib.auth.apps import AppRegistry
 from chalicelib.auth.clients import Clients
 from chalicelib.auth.logins import Logins
@@ -10,6 +12,7 @@ from chalicelib.cards.idempotency import Idempotency
 from chalicelib.cards.issuer import Issuer
 from chalicelib.cards.merchants import Merchants
 from chalicelib.cards.payments import Payments
+from chalicelib.cards.tokens import CardTokens
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.ids import IdGenerator
 from chalicelib.ledger.accounts import Accounts
@@ -44,7 +47,9 @@ class Services:
         self.logins = Logins(self.clock, self.clients, self.tokens, self.retrier)
         self.issuer = Issuer(self.clock, self.retrier, self.settings.card_key)
         self.merchants = Merchants(self.clock, self.retrier)
-        self.payments = Payments(self.clock, self.ids, self.retrier, self.issuer)
+        lifetime = timedelta(minutes=self.settings.card_token_minutes)
+        self.card_tokens = CardTokens(self.clock, self.retrier, self.settings.card_key, lifetime)
+        self.payments = Payments(self.clock, self.ids, self.retrier, self.issuer, self.card_tokens)
         self.idempotency = Idempotency(self.clock, self.retrier)
 
     @classmethod

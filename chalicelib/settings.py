@@ -21,6 +21,8 @@ class Settings(Struct, frozen=True):
     bank_name: str = "いすばんく銀行"
     # The card issuer's key: fingerprints of card numbers and derived CVCs. A stage issues no card without it.
     card_key: str = ""
+    # How long a card token may pay (minutes); shorter in tests and `make run` if wanted.
+    card_token_minutes: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -33,4 +35,5 @@ class Settings(Struct, frozen=True):
             bank_code=env.get("BANK_CODE", "9999"),
             bank_name=env.get("BANK_NAME", "いすばんく銀行"),
             card_key=env.get("BANK_CARD_KEY", ""),
+            card_token_minutes=int(env.get("BANK_CARD_TOKEN_MINUTES", "30")),
         )

@@ -30,6 +30,7 @@ DEMO_REDIRECT_URI = "http://localhost:3000/callback"
 # The card gateway's demo merchant, and a card of this bank for alice.
 DEMO_MERCHANT_ID = "mch_demo"
 DEMO_MERCHANT_KEY = "demo-merchant-key"
+DEMO_PUBLISHABLE_KEY = "demo-publishable-key"
 DEMO_CARD_SERIAL = "000000001"
 DEMO_CARD_LIMIT = 200_000
 # code, name, name_kana, address_code (団体コード), tel
@@ -83,7 +84,9 @@ def seed(services: Services) -> None:
     except ClientExists:
         pass
     try:
-        services.merchants.create("デモ商店", merchant_id=DEMO_MERCHANT_ID, api_key=DEMO_MERCHANT_KEY)
+        services.merchants.create(
+            "デモ商店", merchant_id=DEMO_MERCHANT_ID, api_key=DEMO_MERCHANT_KEY, publishable_key=DEMO_PUBLISHABLE_KEY
+        )
     except ConditionFailed:
         pass  # already there
     for branch in DEMO_BRANCHES:

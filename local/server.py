@@ -85,6 +85,7 @@ def serve(port: int) -> None:
             DEMO_APP_ID,
             DEMO_CLIENT_PASSWORD,
             DEMO_MERCHANT_KEY,
+            DEMO_PUBLISHABLE_KEY,
             DEMO_REDIRECT_URI,
             DEMO_USERS,
             demo_card,
@@ -112,7 +113,8 @@ Bank local server (stage {STAGE})
   Demo client    api_key {DEMO_API_KEY}, password {DEMO_CLIENT_PASSWORD} (bank common API)
   Login page     http://127.0.0.1:{port}/auth/login?api_key={DEMO_API_KEY}&redirect_uri={DEMO_REDIRECT_URI}
                    sign in as alice / alice-password (bob-password, carol-password)
-  Demo merchant  api key {DEMO_MERCHANT_KEY} (card gateway: Authorization: Basic {DEMO_MERCHANT_KEY}, x-api-key)
+  Demo merchant  api key {DEMO_MERCHANT_KEY} (card gateway: Authorization: Basic {DEMO_MERCHANT_KEY}, x-api-key),
+                   publishable key {DEMO_PUBLISHABLE_KEY} (POST /api/v1/tokens: Authorization: Bearer ...)
   Demo cards     4242424242424242 (any future expiry, any 3-digit CVC) approves; alice's card of this bank
                    {card.number} {card.expiry_month}/{card.expiry_year} CVC {card.cvc} (credit line 200000 yen)
   API docs       http://127.0.0.1:{port}/docs

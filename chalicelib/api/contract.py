@@ -55,15 +55,17 @@ class Operation(Struct, frozen=True):
     error_media: str = "application/json"  # text/html: the errors are pages
     request_media: str = "application/json"
     contest_compat: bool = False
+    cors: bool = False  # called from browsers of any origin (Chalice answers the preflight)
     # Read the body whatever Content-Type says (so `curl -d` works); off, Chalice answers 415 to a
     # Content-Type other than application/json.
     any_content_type: bool = True
 
     def route(self, bp: Blueprint) -> Callable[[Callable], Callable]:
         """Chalice's route decorator for this operation."""
+        options: dict[str, Any] = {"cors": True} if self.cors else {}
         if self.any_content_type:
-            return bp.route(self.path, methods=[self.method], content_types=ANY_CONTENT_TYPE)
-        return bp.route(self.path, methods=[self.method])
+            options["content_types"] = ANY_CONTENT_TYPE
+        return bp.route(self.path, methods=[self.method], **options)
 
     def body(self, request: Request) -> Any:
         """The request body decoded with the operation's model; MalformedRequest if it does not fit."""

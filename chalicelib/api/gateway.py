@@ -22,15 +22,19 @@ import msgspec
 from chalice import Blueprint, Response
 
 from chalicelib.api.contract import ApiError, Operation
-from chalicelib.api.http import MAX_BODY_BYTES, MalformedRequest, is_text, json_response
+from chalicelib.api.http import MAX_BODY_BYTES, MalformedRequest, bearer_credential, is_text, json_response
 from chalicelib.api.models.gateway import (
     CaptureRequest,
+    CardBody,
+    CardTokenRequest,
+    CardTokenResponse,
     DeclineDetails,
     FieldError,
     GatewayError,
     GatewayResponse,
     PaymentRequest,
     PaymentResponse,
+    TokenCard,
     TransactionPath,
     VoidRequest,
 )
@@ -62,8 +66,9 @@ from chalicelib.cards.idempotency import (
     Replay,
     request_hash,
 )
-from chalicelib.cards.merchants import MerchantIdentity
+from chalicelib.cards.merchants import PUBLISHABLE, MerchantIdentity
 from chalicelib.cards.payments import CardDetails, Purchase
+from chalicelib.cards.tokens import TokenRefused
 from chalicelib.ledger.changes import MAX_AMOUNT
 from chalicelib.ledger.errors import Busy, HoldExpired
 from chalicelib.observability import count, logger
@@ -94,6 +99,12 @@ CONFLICTS = {
     NOT_AN_AUTHORISATION: ApiError(409, "ERR1005", description="the transaction is not an authorisation"),
     NOT_CAPTURED: ApiError(409, "ERR1006", description="the transaction is not a captured payment"),
 }
+TOKEN_UNUSABLE = ApiError(
+    422, "ERR0432", description="`card_token` unknown, already used, expired, or another merchant's"
+)
+PUBLISHABLE_KEY_REFUSED = ApiError(
+    401, "ERR0401", description="`Authorization: Bearer <publishable key>` missing or not a merchant's publishable key"
+)
 KEY_REUSED = ApiError(422, "ERR2001", description="the `Idempotency-Key` was used with another request")
 KEY_IN_FLIGHT = ApiError(409, "ERR2002", description="the first request with this `Idempotency-Key` is still running")
 INVALID = ApiError(422, "ERR0422", description="a member missing, mistyped or out of its bounds (see `errors`)")
@@ -184,6 +195,9 @@ def answer(status: int, handler: Callable[[], Any]) -> Callable[[], Response]:
             return error_response(CONFLICTS[AUTHORISATION_EXPIRED], "The authorisation has expired.")
         except TransactionNotFound:
             return error_response(NOT_FOUND, "Transaction not found.")
+        except TokenRefused:
+            errors = [FieldError("card_token", "unknown, already used, expired, or another merchant's")]
+            return error_response(TOKEN_UNUSABLE, "Invalid card token.", errors=errors)
         except Busy:
             return error_response(BUSY, "Busy: retry.")
 
@@ -234,6 +248,7 @@ PAYMENT = Operation(
         KEY_IN_FLIGHT,
         MALFORMED,
         UNAUTHORIZED,
+        TOKEN_UNUSABLE,
         *DECLINES.values(),
         DUPLICATE,
         INVALID,
@@ -328,6 +343,35 @@ VOID = Operation(
         CONFLICTS[NOT_AN_AUTHORISATION],
     ),
 )
+TOKENS = Operation(
+    "POST",
+    "/api/v1/tokens",
+    "createCardToken",
+    TAG,
+    summary="Turn a card into a one-time token (from a browser)",
+    description="What a merchant's web page calls, with the merchant's publishable key (`Authorization: Bearer"
+    " <publishable key>`, never the secret key), so that the card number reaches the merchant's server only as a"
+    " token: a payment names it as `card_token` in place of `card`. The card is checked as a payment checks it (a"
+    " card of this bank: its expiry and CVC too); the token pays once, for this merchant, within 30 minutes. CORS:"
+    " any origin. The number is kept encrypted until then, the CVC not at all.",
+    request=CardTokenRequest,
+    security="publishableKey",
+    cors=True,
+    ok="The token, and the card as it may be shown.",
+    ok_status=201,
+    ok_body=CardTokenResponse,
+    error_body=GatewayError,
+    errors=(
+        MALFORMED,
+        PUBLISHABLE_KEY_REFUSED,
+        DECLINES[EXPIRED_CARD],
+        DECLINES[WRONG_CVC],
+        INVALID,
+        CARD_CHECKS[CHECK_DIGIT_FAILED],
+        CARD_CHECKS[EXPIRED_CARD],
+        *COMMON_ERRORS,
+    ),
+)
 STATUS = Operation(
     "GET",
     f"{PREFIX}/transaction/status/{{transactionId}}",
@@ -343,7 +387,7 @@ STATUS = Operation(
     error_body=GatewayError,
     errors=(UNAUTHORIZED, NOT_FOUND, *COMMON_ERRORS),
 )
-OPERATIONS = (PAYMENT, AUTHORIZATION, CAPTURE, REFUND, VOID, STATUS)
+OPERATIONS = (PAYMENT, AUTHORIZATION, CAPTURE, REFUND, VOID, STATUS, TOKENS)
 
 
 def merchant_key(request: Any) -> str:
@@ -369,20 +413,26 @@ def _amount(amount: int | str) -> int:
     return value
 
 
+def _card(card: CardBody) -> CardDetails:
+    return CardDetails(card.number, card.expiry_month, card.expiry_year, card.cvc, card.name)
+
+
 def _purchase(body: PaymentRequest) -> Purchase:
+    if (body.card is None) == (body.card_token is None):
+        raise Invalid("card", "a card, or a card_token, one of them")
     amount = int(body.amount)
     echo: dict[str, Any] = {}
     if body.billing_address is not None:
         echo["billing_details"] = {"billing_address": msgspec.to_builtins(body.billing_address)}
     if body.customer_ip is not None:
         echo["device_details"] = {"customer_ip": body.customer_ip}
-    card = body.card
     return Purchase(
         amount=amount,
         currency=body.currency,
-        card=CardDetails(card.number, card.expiry_month, card.expiry_year, card.cvc, card.name),
+        card=None if body.card is None else _card(body.card),
         merchant_txn_ref=body.merchant_txn_ref,
         echo=echo,
+        card_token=body.card_token,
     )
 
 
@@ -508,6 +558,21 @@ def blueprint(services: Services) -> Blueprint:
         result = services.payments.void(caller, body.transactionId)
         count("Voids")
         return result
+
+    @TOKENS.route(bp)
+    @functools.partial(answer, 201)
+    def tokens() -> CardTokenResponse:
+        key = bearer_credential(bp.current_request, ("bearer",))
+        caller = services.merchants.authenticate(key or "", kind=PUBLISHABLE)
+        logger.thread_safe_append_keys(merchant_id=caller.merchant_id)
+        body = _decode(bp.current_request.raw_body or b"", CardTokenRequest)
+        issued = services.payments.tokenise(caller, _card(body.card))
+        count("CardTokens")
+        return CardTokenResponse(
+            token=issued.token,
+            card=TokenCard(issued.masked_number, issued.brand, issued.expiry_month, issued.expiry_year),
+            expires_at=int(issued.expires_at.timestamp()),
+        )
 
     @STATUS.route(bp)
     @functools.partial(answer, 200)

@@ -89,6 +89,13 @@ SECURITY_SCHEMES = {
         " vendor's document shows) or HTTP Basic's base64 of `<api key>:` (Swagger UI's: the key as user name,"
         " no password); together with `x-api-key`, the same key.",
     },
+    "publishableKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "publishable key",
+        "description": "Card gateway, `POST /api/v1/tokens`: `Authorization: Bearer <publishable key>`, the"
+        " merchant's key for browsers (`merchant create` prints it).",
+    },
     "apiKey": {
         "type": "apiKey",
         "in": "header",

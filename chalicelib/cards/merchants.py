@@ -73,10 +73,15 @@ class Merchants:
         self.retrier = retrier
 
     def create(
-        self, name: str, webhook_url: str | None = None, merchant_id: str | None = None, api_key: str | None = None
+        self,
+        name: str,
+        webhook_url: str | None = None,
+        merchant_id: str | None = None,
+        api_key: str | None = None,
+        publishable_key: str | None = None,
     ) -> NewMerchant:
-        """A merchant, its keys (returned in clear this once) and its shard accounts. `merchant_id` and
-        `api_key` may be given (demo data); otherwise they are generated."""
+        """A merchant, its keys (returned in clear this once) and its shard accounts. `merchant_id` and the
+        keys may be given (demo data); otherwise they are generated."""
         if not name or len(name) > 255:
             raise ValueError("a merchant needs a name of 1 to 255 characters")
         now = self.clock.now()
@@ -84,7 +89,7 @@ class Merchants:
         merchant_id = merchant_id or f"mch_{secrets.token_hex(8)}"
         merchant = Merchant(merchant_id, name=name, webhook_url=webhook_url, shards=SHARDS, created_at=now)
         api_key = api_key or f"sk_{secrets.token_urlsafe(24)}"
-        publishable_key = f"pk_{secrets.token_urlsafe(24)}"
+        publishable_key = publishable_key or f"pk_{secrets.token_urlsafe(24)}"
 
         def build(transaction) -> None:
             transaction.save(merchant, condition=Merchant.merchant_id.does_not_exist())

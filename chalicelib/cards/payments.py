@@ -34,12 +34,14 @@ from chalicelib.cards.errors import (
 from chalicelib.cards.issuer import Issuer, expired
 from chalicelib.cards.merchants import MerchantIdentity, clearing_account
 from chalicelib.cards.numbers import brand_of, luhn_valid, mask
+from chalicelib.cards.tokens import CardTokens, IssuedToken, spend
 from chalicelib.clock import Clock, epoch_ms
 from chalicelib.ids import IdGenerator
 from chalicelib.ledger.changes import MAX_AMOUNT, AccountChange, read_account
+from chalicelib.ledger.errors import HoldAlreadyResolved, HoldExpired
 from chalicelib.ledger.holds import CANCELLED, COMMITTED, PENDING, hold_funds, new_hold, release_live, settle
-from chalicelib.store.models import CARD, CLEARING, MERCHANT, CardTransaction, Hold, MerchantReference
-from chalicelib.store.transactions import Retrier, write_transaction
+from chalicelib.store.models import CARD, CLEARING, MERCHANT, CardToken, CardTransaction, Hold, MerchantReference
+from chalicelib.store.transactions import ConditionFailed, Retrier, write_transaction
 
 CAPTURE, PRE_AUTH, REFUND, VOID = "CAPTURE", "PRE_AUTH", "REFUND", "VOID"
 AUTHORISED, CAPTURED, VOIDED = "authorised", "captured", "voided"
@@ -65,9 +67,19 @@ class CardDetails(Struct, frozen=True):
 class Purchase(Struct, frozen=True):
     amount: int
     currency: str
-    card: CardDetails
+    card: CardDetails | None  # None: the card of `card_token`
     merchant_txn_ref: str
     echo: dict[str, Any]  # what the answer repeats of the request: addresses, IPs
+    card_token: str | None = None
+
+
+def _release(change: AccountChange, hold: Hold, now: datetime) -> None:
+    """Release an authorisation's hold; if it ended since it was read (a concurrent capture or void won),
+    start over: the payment read again says what happened."""
+    try:
+        release_live(change, hold, epoch_ms(now))
+    except (HoldAlreadyResolved, HoldExpired):
+        raise ConditionFailed() from None
 
 
 def _timestamp(now: datetime) -> str:
@@ -101,11 +113,12 @@ def check_amount(amount: int, currency: str) -> None:
 
 
 class Payments:
-    def __init__(self, clock: Clock, ids: IdGenerator, retrier: Retrier, issuer: Issuer) -> None:
+    def __init__(self, clock: Clock, ids: IdGenerator, retrier: Retrier, issuer: Issuer, tokens: CardTokens) -> None:
         self.clock = clock
         self.ids = ids
         self.retrier = retrier
         self.issuer = issuer
+        self.tokens = tokens
 
     def purchase(self, merchant: MerchantIdentity, purchase: Purchase) -> dict[str, Any]:
         """Authorise and capture at once; returns the answer (also kept as the transaction's)."""
@@ -116,14 +129,34 @@ class Payments:
         capture or void later."""
         return self._pay(merchant, purchase, capture=False)
 
-    def _pay(self, merchant: MerchantIdentity, purchase: Purchase, capture: bool) -> dict[str, Any]:
-        check_amount(purchase.amount, purchase.currency)
-        card = purchase.card
+    def _card(self, merchant: MerchantIdentity, purchase: Purchase) -> tuple[CardDetails, CardToken | None]:
+        """The card to charge, checked (a token's card was checked when it was tokenised, CVC included)."""
+        if purchase.card_token is None:
+            assert purchase.card is not None
+            card = purchase.card
+            check_card(card, self.clock)
+            return card, None
+        item, tokenised = self.tokens.open(merchant, purchase.card_token)
+        if expired(tokenised.expiry_month, tokenised.expiry_year, self.clock):
+            raise CardInvalid("card_token", "the card has expired", EXPIRED_CARD)
+        card = CardDetails(tokenised.number, tokenised.expiry_month, tokenised.expiry_year, "", tokenised.name)
+        return card, item
+
+    def tokenise(self, merchant: MerchantIdentity, card: CardDetails) -> IssuedToken:
+        """A one-time token for a card, checked as a payment checks it (a card of this bank: its CVC too)."""
         check_card(card, self.clock)
         issued = self.issuer.find(card.number)
         if issued is not None:
             self.issuer.verify(issued, card.number, card.expiry_month, card.expiry_year, card.cvc)
-        else:
+        return self.tokens.issue(merchant, card.number, card.expiry_month, card.expiry_year, card.name)
+
+    def _pay(self, merchant: MerchantIdentity, purchase: Purchase, capture: bool) -> dict[str, Any]:
+        check_amount(purchase.amount, purchase.currency)
+        card, token = self._card(merchant, purchase)
+        issued = self.issuer.find(card.number)
+        if issued is not None and token is None:
+            self.issuer.verify(issued, card.number, card.expiry_month, card.expiry_year, card.cvc)
+        elif issued is None:
             network.authorise(card.number)
         transaction_id = str(uuid.uuid4())
         kind = CAPTURE if capture else PRE_AUTH
@@ -135,6 +168,8 @@ class Payments:
                 merchant.merchant_id, MerchantReference.merchant_txn_ref == purchase.merchant_txn_ref
             ):
                 raise DuplicateReference()
+            if retried and token is not None:
+                self.tokens.open(merchant, purchase.card_token or "")  # spent by a concurrent payment?
             retried = True
             now = self.clock.now()
             changes: list[AccountChange] = []
@@ -161,7 +196,7 @@ class Payments:
             paid_id = merchant.shard_account()
             if capture:
                 changes.append(self._pay_merchant(paid_id, purchase.amount, mask(card.number), now))
-            answer = self._answer(merchant, purchase, transaction_id, kind, now)
+            answer = self._answer(merchant, purchase, card, transaction_id, kind, now)
             item = CardTransaction(
                 transaction_id,
                 merchant_id=merchant.merchant_id,
@@ -185,6 +220,8 @@ class Payments:
                     change.add_to(transaction)
                 if hold is not None:
                     transaction.save(hold, condition=Hold.reserve_id.does_not_exist())
+                if token is not None:
+                    spend(transaction, token, now)
                 transaction.save(item, condition=_NEW_TRANSACTION)
                 transaction.save(reference, condition=MerchantReference.merchant_txn_ref.does_not_exist())
 
@@ -216,7 +253,7 @@ class Payments:
             funding_id = parent.funding_account_id or clearing_account()
             pays = AccountChange(funding_id, now, read=read_account(funding_id, _funding_kind(funding_id)))
             if hold is not None:
-                release_live(pays, hold, epoch_ms(now))
+                _release(pays, hold, now)
             pays.post(-captured, merchant.name)
             changes.append(pays)
             child, answer = self._child(parent, CAPTURE, captured, now)
@@ -254,7 +291,7 @@ class Payments:
             changes = []
             if hold is not None:
                 releases = AccountChange(hold.account_id, now, read=read_account(hold.account_id, CARD))
-                release_live(releases, hold, epoch_ms(now))
+                _release(releases, hold, now)
                 changes.append(releases)
             child, answer = self._child(parent, VOID, int(parent.amount), now)
 
@@ -366,9 +403,14 @@ class Payments:
         return child, answer
 
     def _answer(
-        self, merchant: MerchantIdentity, purchase: Purchase, transaction_id: str, kind: str, now: datetime
+        self,
+        merchant: MerchantIdentity,
+        purchase: Purchase,
+        card: CardDetails,
+        transaction_id: str,
+        kind: str,
+        now: datetime,
     ) -> dict[str, Any]:
-        card = purchase.card
         brand = brand_of(card.number)
         assert brand is not None
         return {

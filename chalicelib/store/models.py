@@ -375,6 +375,25 @@ class MerchantReference(_BankModel):
     transaction_id = UnicodeAttribute()
 
 
+class CardToken(_BankModel):
+    """A one-time card token: only its SHA-256 is the key; the card number is sealed (AES-GCM), the CVC
+    never kept."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "card_tokens"
+
+    token_hash = UnicodeAttribute(hash_key=True)
+    merchant_id = UnicodeAttribute()
+    sealed_card = UnicodeAttribute()  # hex: nonce + AES-GCM of the number and name, bound to the merchant
+    masked_number = UnicodeAttribute()
+    expiry_month = UnicodeAttribute()
+    expiry_year = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    expires_at_ms = NumberAttribute()
+    spent_at = UTCDateTimeAttribute(null=True)
+    purge_at = TTLAttribute()
+
+
 class IdempotencyRecord(_BankModel):
     """A merchant's Idempotency-Key: the request it was first used with, and the answer to replay."""
 
@@ -408,5 +427,6 @@ ALL_MODELS: tuple[type[Model], ...] = (
     MerchantKey,
     CardTransaction,
     MerchantReference,
+    CardToken,
     IdempotencyRecord,
 )

@@ -113,6 +113,7 @@ class Bank:
     system_token: str = ""  # of CLIENT_KEY: authenticates the client at /auth/token
     reader_token: str = ""  # alice's access token through READER_KEY
     shop: Any = None  # the card gateway's merchant of MERCHANT_KEY
+    publishable_key: str = ""  # its key for browsers (POST /api/v1/tokens)
     resolved: list[int] = dataclasses.field(default_factory=list)
     calls: Counter = dataclasses.field(default_factory=Counter)
     statuses: Counter = dataclasses.field(default_factory=Counter)
@@ -137,7 +138,7 @@ def bank(dynamodb_local, request):
             if amount:
                 services.accounts.deposit(bank_id, amount, "入金")
         services.branches.create("001", "本店", "ホンテン", "131016", "0311112222")
-        shop = services.merchants.create("fuzz shop", api_key=MERCHANT_KEY).identity
+        shop = services.merchants.create("fuzz shop", api_key=MERCHANT_KEY)
         for api_key in (CLIENT_KEY, READER_KEY):
             services.clients.create(
                 api_key, [REDIRECT_URI], api_key=api_key, password=CLIENT_PASSWORD, password_login=True
@@ -157,7 +158,8 @@ def bank(dynamodb_local, request):
             contest,
             system_token=services.tokens.issue_system(client, client.grants).token,
             reader_token=services.tokens.exchange(reader, sign_in.token).access.token,
-            shop=shop,
+            shop=shop.identity,
+            publishable_key=shop.publishable_key,
         )
         yield state
         for server in servers:
@@ -187,6 +189,8 @@ def credential(case, bank: Bank) -> str:
     path = case.operation.path
     if path == "/auth/token":
         return bank.system_token
+    if path == "/api/v1/tokens":
+        return bank.publishable_key
     if path.startswith("/auth/") or path in ("/check", "/reserve", "/commit", "/cancel"):
         return APP_ID
     return bank.reader_token
@@ -196,7 +200,7 @@ def steer(case, bank: Bank) -> None:
     """Point some valid requests at seeded users, the app id, tokens and live reserves, so that success
     paths and the ledger's refusals are reached too, not only 401 and 404."""
     header_is_the_test = case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER)
-    gateway = case.operation.path.startswith("/api/v1/")
+    gateway = case.operation.path.startswith("/api/v1/server-to-server-interface/")
     if gateway and case.headers and not header_is_the_test and pick(case.headers, "merchant") % 5:
         case.headers = {**case.headers, "Authorization": f"Basic {MERCHANT_KEY}", "x-api-key": MERCHANT_KEY}
     elif case.headers and "Authorization" in case.headers and not header_is_the_test:

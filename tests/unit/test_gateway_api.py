@@ -10,7 +10,7 @@ from chalice.test import Client
 
 from chalicelib.api import build_app
 from chalicelib.cards.idempotency import request_hash
-from chalicelib.store.models import Account
+from chalicelib.store.models import Account, CardToken
 from tests.conftest import make_services
 
 PAYMENT = "/api/v1/server-to-server-interface/payment"
@@ -138,7 +138,7 @@ def test_declines_and_card_checks(client, merchant, number, status, code, respon
         (body(expiry_year="20"), "card.expiry_year"),
         (body(cvc="12"), "card.cvc"),
         (body(number="12345"), "card.number"),
-        ({k: v for k, v in body().items() if k != "card"}, ""),
+        ({k: v for k, v in body().items() if k != "card"}, "card"),
         ({**body(), "merchant_id": "someone-else"}, "merchant_id"),
         ({**body(), "return_url": {"webhook_url": "ftp://x"}}, "return_url.webhook_url"),
     ],
@@ -363,3 +363,89 @@ def test_a_server_error_gives_the_key_back(client, bank, merchant, monkeypatch):
 def test_a_malformed_key_is_422(client, merchant, key):
     status, answer, _ = keyed(client, merchant, body(ref="k7"), key.replace("\\t", "\t"))
     assert status == 422 and answer["errors"][0]["field"] == "Idempotency-Key"
+
+
+def tokenise(client, merchant, **card):
+    payload = {
+        "card": {
+            "number": "4242424242424242",
+            "expiry_month": "12",
+            "expiry_year": "30",
+            "cvc": "123",
+            "name": "John Doe",
+            **card,
+        }
+    }
+    response = client.http.post(
+        "/api/v1/tokens",
+        headers={"Authorization": f"Bearer {merchant.publishable_key}", "Content-Type": "application/json"},
+        body=json.dumps(payload),
+    )
+    return response.status_code, json.loads(response.body)
+
+
+def with_token(token, ref="t"):
+    return {"amount": 1000, "currency": "JPY", "card_token": token, "merchant_txn_ref": ref}
+
+
+def test_a_card_token_pays_once_for_its_merchant(client, bank, merchant):
+    status, token = tokenise(client, merchant)
+    assert status == 201
+    assert token["card"] == {"number": "424242******4242", "brand": "VISA", "expiry_month": "12", "expiry_year": "30"}
+    assert token["token"].startswith("tok_") and token["expires_at"] - int(bank.clock.now().timestamp()) == 30 * 60
+    other = bank.merchants.create("Other")
+    status, answer = pay(client, other, with_token(token["token"]))
+    assert (status, answer["gateway_response"]["code"]) == (422, "ERR0432")  # not its token
+    status, answer = pay(client, merchant, with_token(token["token"]))
+    assert status == 201 and answer["payment_details"]["card"]["number"] == "424242******4242"
+    status, answer = pay(client, merchant, with_token(token["token"], ref="again"))
+    assert (status, answer["errors"][0]["field"]) == (422, "card_token")  # spent
+
+
+def test_a_card_token_expires(client, clock, merchant):
+    _, token = tokenise(client, merchant)
+    clock.advance(minutes=30)
+    assert pay(client, merchant, with_token(token["token"]))[0] == 422
+
+
+def test_tokenising_checks_the_card_and_never_keeps_it_in_clear(client, bank, merchant):
+    assert tokenise(client, merchant, number="4242424242424241")[1]["gateway_response"]["code"] == "ERR0586"
+    card = bank.issuer.issue("alice", credit_limit=5000)
+    status, answer = tokenise(
+        client,
+        merchant,
+        number=card.number,
+        expiry_month=card.expiry_month,
+        expiry_year=card.expiry_year,
+        cvc="000" if card.cvc != "000" else "001",
+    )
+    assert (status, answer["payment_details"]["response_code"]) == (402, 580)
+    status, token = tokenise(
+        client, merchant, number=card.number, expiry_month=card.expiry_month, expiry_year=card.expiry_year, cvc=card.cvc
+    )
+    assert status == 201
+    stored = json.dumps([item.attribute_values for item in CardToken.scan()], default=str)
+    assert card.number not in stored and card.cvc not in stored.replace(card.expiry_year, "")
+    assert pay(client, merchant, with_token(token["token"]))[0] == 201
+    assert int(Account.get(card.account_id).balance) == -1000
+
+
+def test_the_tokens_endpoint_takes_the_publishable_key_only(client, merchant):
+    for auth in ({}, {"Authorization": f"Bearer {merchant.api_key}"}, {"Authorization": "Bearer pk_unknown"}):
+        response = client.http.post("/api/v1/tokens", headers={**auth, "Content-Type": "application/json"}, body="{}")
+        assert response.status_code == 401
+    assert (
+        client.http.post(
+            PAYMENT,
+            headers={"Authorization": f"Basic {merchant.publishable_key}", "x-api-key": merchant.publishable_key},
+            body="{}",
+        ).status_code
+        == 401
+    )
+
+
+def test_a_payment_names_a_card_or_a_token_not_both(client, merchant):
+    _, token = tokenise(client, merchant)
+    for payload in ({**body(), "card_token": token["token"]}, {k: v for k, v in body().items() if k != "card"}):
+        status, answer = pay(client, merchant, payload)
+        assert (status, answer["errors"][0]["field"]) == (422, "card")

@@ -39,6 +39,7 @@ APP_ID = "iam-test-app-id-0123456789"
 API_KEY = "iam-test-api-key"
 REDIRECT = "https://app.example/cb"
 MERCHANT_KEY = "iam-merchant-key"
+MERCHANT_KEYS: dict[str, str] = {}  # the publishable key the set-up made
 ISSUED_CARD: dict[str, str] = {}  # alice's card, issued by the set-up
 
 # The IAM action each item of a TransactWriteItems needs on its table.
@@ -235,6 +236,13 @@ def run_gateway_workload(http: Workload, services: Services) -> None:
     services.payments.purchase = real_purchase
     assert http.call("POST", f"{path}/payment", retry, headers=keyed)[0] == 201
     assert http.call("POST", f"{path}/payment", retry, headers=keyed)[0] == 201  # replayed
+    # A card token, made with the publishable key and spent by a payment.
+    browser = {"Authorization": f"Bearer {MERCHANT_KEYS['publishable']}"}
+    card = {"number": "5555555555554444", "expiry_month": "12", "expiry_year": "30", "cvc": "123", "name": "A"}
+    status, token = http.call("POST", "/api/v1/tokens", {"card": card}, headers=browser)
+    assert status == 201, token
+    by_token = {"amount": 1, "currency": "JPY", "merchant_txn_ref": "iam-token", "card_token": token["token"]}
+    assert http.call("POST", f"{path}/payment", by_token, headers=merchant)[0] == 201
     card = {"number": "4242424242424242", "expiry_month": "12", "expiry_year": "30", "cvc": "123", "name": "A"}
     purchase = {"amount": 500, "currency": "JPY", "card": card, "merchant_txn_ref": "iam-1"}
     status, paid = http.call("POST", f"{path}/payment", purchase, headers=merchant)
@@ -280,7 +288,7 @@ def exercised_grants(stage: str, clock: Any, tmp_path: Path) -> set[tuple[str, s
     operator.clients.create("IAM test", [REDIRECT], api_key=API_KEY, password="pw", password_login=True)
     operator.logins.set_password("alice", "alice-pw")
     operator.logins.set_password("bob", "bob-pw")
-    operator.merchants.create("IAM shop", api_key=MERCHANT_KEY)
+    MERCHANT_KEYS["publishable"] = operator.merchants.create("IAM shop", api_key=MERCHANT_KEY).publishable_key
     issued = operator.issuer.issue("alice", 10_000)
     ISSUED_CARD.update(
         number=issued.number, expiry_month=issued.expiry_month, expiry_year=issued.expiry_year, cvc=issued.cvc

@@ -28,7 +28,8 @@ GATEWAY_PREFIX = "/api/v1/server-to-server-interface"
 GATEWAY_POSTS = {
     (f"{GATEWAY_PREFIX}/{name}", "POST") for name in ("payment", "authorization", "capture", "refund", "void")
 }
-GATEWAY = {*GATEWAY_POSTS, (f"{GATEWAY_PREFIX}/transaction/status/{{transactionId}}", "GET")}
+CARD_TOKENS = ("/api/v1/tokens", "POST")
+GATEWAY = {*GATEWAY_POSTS, (f"{GATEWAY_PREFIX}/transaction/status/{{transactionId}}", "GET"), CARD_TOKENS}
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +105,7 @@ def test_every_operation_documents_its_responses(doc):
     for (path, method), operation in operations(doc).items():
         responses = operation.get("responses")
         success = "303" if (path, method) == ("/auth/login/form", "POST") else "200"
-        success = "201" if (path, method) in GATEWAY_POSTS else success
+        success = "201" if (path, method) in {*GATEWAY_POSTS, CARD_TOKENS} else success
         assert responses and success in responses, (path, method)
         for status, response in responses.items():
             response = resolve(doc, response["$ref"]) if "$ref" in response else response
@@ -149,6 +150,8 @@ def test_security(doc):
             expected = [{"systemToken": []}]
         elif key in BANK_DATA:
             expected = [{"accessToken": []}]
+        elif key == CARD_TOKENS:
+            expected = [{"publishableKey": []}]
         elif key in GATEWAY:
             expected = [{"basicAuth": [], "apiKey": []}]
         else:
@@ -180,7 +183,7 @@ def test_documented_gateway_codes_are_the_gateway_s(doc):
     from chalicelib.api import gateway
 
     code = {gateway.MALFORMED, gateway.UNAUTHORIZED, gateway.NOT_FOUND, gateway.DUPLICATE, gateway.INVALID}
-    code |= {gateway.KEY_REUSED, gateway.KEY_IN_FLIGHT}
+    code |= {gateway.KEY_REUSED, gateway.KEY_IN_FLIGHT, gateway.TOKEN_UNUSABLE}
     code |= {*gateway.DECLINES.values(), *gateway.CARD_CHECKS.values(), *gateway.CONFLICTS.values()}
     code |= set(gateway.COMMON_ERRORS)
     documented = {

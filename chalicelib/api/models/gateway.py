@@ -45,13 +45,19 @@ class Address(Struct):
     postal_code: Annotated[str, Meta(max_length=45)] | None = None
 
 
+CardToken = Annotated[
+    str, Meta(min_length=1, max_length=128, description="A token of `POST /api/v1/tokens`, in place of `card`.")
+]
+
+
 class PaymentRequest(Struct):
     amount: Amount
     currency: Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217; `JPY` (the ledger keeps yen).")]
-    card: CardBody
     merchant_txn_ref: Annotated[
         str, Meta(min_length=1, max_length=45, description="The merchant's own reference: unique per merchant.")
     ]
+    card: Annotated[CardBody, Meta(description="The card; or `card_token` in its place.")] | None = None
+    card_token: CardToken | None = None
     customer_ip: Annotated[str, Meta(max_length=45)] | None = None
     merchant_id: Annotated[str, Meta(max_length=128, description="If given, the authenticated merchant's.")] | None = (
         None
@@ -81,6 +87,23 @@ class VoidRequest(Struct):
     transactionId: TransactionId  # the document's name
     merchant_id: MerchantId | None = None
     notes: Notes | None = None
+
+
+class CardTokenRequest(Struct):
+    card: CardBody
+
+
+class TokenCard(Struct, forbid_unknown_fields=True):
+    number: Annotated[str, Meta(description="Masked: the first 6 and last 4 digits.")]
+    brand: Annotated[str, Meta(description="`VISA`, `MASTERCARD`, `JCB`, `AMEX`, `DINERS`, `DISCOVER`.")]
+    expiry_month: str
+    expiry_year: str
+
+
+class CardTokenResponse(Struct, forbid_unknown_fields=True):
+    token: Annotated[str, Meta(description="Pays once, as `card_token`, for this merchant only.")]
+    card: TokenCard
+    expires_at: Annotated[int, Meta(description="Unix seconds; 30 minutes after it was made (configurable).")]
 
 
 class TransactionPath(Struct):

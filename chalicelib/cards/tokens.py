@@ -1,0 +1,123 @@
+"""Card tokens: a browser turns a card into a one-time token with the merchant's publishable key, so the
+card number reaches the merchant's server only as that token.
+
+Tokenising checks the card as a payment would (brand, check digit, expiry, CVC length; on a card of this
+bank, its expiry and CVC), then keeps it for its lifetime (30 minutes unless configured): the number
+encrypted (AES-GCM under a key derived from the card key), never the CVC. A payment naming the token
+spends it, in the payment's own transaction: a token pays once, for its merchant only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from datetime import datetime, timedelta
+
+from msgspec import Struct
+
+from chalicelib.cards.issuer import CardKeyMissing
+from chalicelib.cards.merchants import MerchantIdentity
+from chalicelib.cards.numbers import brand_of, mask
+from chalicelib.clock import Clock, epoch_ms
+from chalicelib.store.models import CardToken
+from chalicelib.store.transactions import Retrier
+
+MAX_TOKEN_LENGTH = 128
+_SPENDABLE = CardToken.spent_at.does_not_exist()
+
+
+class TokenRefused(Exception):
+    """Unknown, spent, expired, or another merchant's."""
+
+
+class IssuedToken(Struct, frozen=True):
+    token: str
+    masked_number: str
+    brand: str
+    expiry_month: str
+    expiry_year: str
+    expires_at: datetime
+
+
+class TokenisedCard(Struct, frozen=True):
+    """What a token stands for: the card, without its CVC (checked when it was tokenised)."""
+
+    number: str
+    expiry_month: str
+    expiry_year: str
+    name: str
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class CardTokens:
+    def __init__(self, clock: Clock, retrier: Retrier, card_key: str, lifetime: timedelta) -> None:
+        self.clock = clock
+        self.retrier = retrier
+        self._key = hmac.new(card_key.encode("utf-8"), b"card-token-encryption", hashlib.sha256).digest()
+        self._has_key = bool(card_key)
+        self.lifetime = lifetime
+
+    def _cipher(self):
+        if not self._has_key:
+            raise CardKeyMissing()
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # on first use: cold starts
+
+        return AESGCM(self._key)
+
+    def issue(
+        self, merchant: MerchantIdentity, number: str, expiry_month: str, expiry_year: str, name: str
+    ) -> IssuedToken:
+        """A token for a card already checked (see payments.check_card and Issuer.verify)."""
+        now = self.clock.now()
+        token = f"tok_{secrets.token_urlsafe(24)}"
+        nonce = os.urandom(12)
+        plain = json.dumps({"number": number, "name": name}).encode("utf-8")
+        sealed = nonce + self._cipher().encrypt(nonce, plain, merchant.merchant_id.encode("utf-8"))
+        brand = brand_of(number)
+        assert brand is not None, "checked before"
+        expires_at = now + self.lifetime
+        item = CardToken(
+            _hash(token),
+            merchant_id=merchant.merchant_id,
+            sealed_card=sealed.hex(),
+            masked_number=mask(number),
+            expiry_month=expiry_month,
+            expiry_year=expiry_year,
+            created_at=now,
+            expires_at_ms=epoch_ms(expires_at),
+            purge_at=expires_at + timedelta(days=1),
+        )
+        self.retrier.run(lambda: item.save(condition=CardToken.token_hash.does_not_exist()))
+        return IssuedToken(token, mask(number), brand.scheme, expiry_month, expiry_year, expires_at)
+
+    def open(self, merchant: MerchantIdentity, token: str) -> tuple[CardToken, TokenisedCard]:
+        """The token's card, if the token may pay now; spending it is the payment's (`spend_condition`)."""
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            raise TokenRefused()
+        try:
+            item = self.retrier.run(lambda: CardToken.get(_hash(token), consistent_read=True))
+        except CardToken.DoesNotExist:
+            raise TokenRefused() from None
+        now_ms = epoch_ms(self.clock.now())
+        if item.merchant_id != merchant.merchant_id or item.spent_at is not None or int(item.expires_at_ms) <= now_ms:
+            raise TokenRefused()
+        sealed = bytes.fromhex(item.sealed_card)
+        plain = self._cipher().decrypt(sealed[:12], sealed[12:], merchant.merchant_id.encode("utf-8"))
+        card = json.loads(plain)
+        return item, TokenisedCard(card["number"], item.expiry_month, item.expiry_year, card["name"])
+
+
+def spend(transaction, item: CardToken, now: datetime) -> None:
+    """Spend a token in a payment's transaction, on condition it is still unspent and live."""
+    transaction.update(
+        item,
+        actions=[CardToken.spent_at.set(now)],
+        condition=_SPENDABLE & (CardToken.expires_at_ms > epoch_ms(now)),
+        add_version_condition=False,
+    )
