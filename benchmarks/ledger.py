@@ -15,7 +15,9 @@
    connection per request;
 6. the bank common API over HTTP, on a warm process: DynamoDB calls, consumed capacity (read and write
    units) and latency of each auth call and of /transactions (pages 1 and 5 of a 1,000-posting month),
-   /balances (that month), /accounts and /branches, and how much of that is DynamoDB and Argon2id.
+   /balances (that month), /accounts and /branches, and how much of that is DynamoDB and Argon2id;
+7. the card gateway over HTTP: DynamoDB calls and capacity of each operation (another bank's card and
+   this bank's), and purchases per second paid to one merchant against the same load spread over 50.
 
 It prints a header and its figures, nothing else: the app's JSON logs (Powertools, service bank-api)
 and the local server's access log are turned down to warnings, metrics are off
@@ -808,13 +810,108 @@ def bank_common_api(services, port: int) -> None:
     )
 
 
+# --- 7. the card gateway ---------------------------------------------------------------------------
+
+GATEWAY = "/api/v1/server-to-server-interface"
+TEST_CARD = {"number": "4242424242424242", "expiry_month": "12", "expiry_year": "30", "cvc": "123", "name": "Bench"}
+
+
+def gateway_request(connection, key: str, path: str, body: dict, method: str = "POST") -> tuple[int, dict]:
+    headers = {"Authorization": f"Basic {key}", "x-api-key": key, "Content-Type": "application/json"}
+    connection.request(method, path, body=None if method == "GET" else json.dumps(body), headers=headers)
+    response = connection.getresponse()
+    return response.status, json.loads(response.read())
+
+
+def purchases_per_second(port: int, keys: list[str], seconds: float, threads: int) -> tuple[float, Counter]:
+    """Client threads paying with the test card, each payment to a merchant picked from `keys`."""
+    counts: Counter = Counter()
+    deadline = time.monotonic() + seconds
+    refs = itertools.count()
+
+    def client(index: int) -> None:
+        rng = random.Random(index)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while time.monotonic() < deadline:
+            body = {"amount": 1, "currency": "JPY", "card": TEST_CARD, "merchant_txn_ref": f"bench-{next(refs)}"}
+            status, _ = gateway_request(connection, rng.choice(keys), f"{GATEWAY}/payment", body)
+            counts["purchases" if status == 201 else f"status {status}"] += 1
+        connection.close()
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return counts["purchases"] / (time.monotonic() - started), counts
+
+
+def card_gateway(services, port: int, seconds: float, threads: int) -> None:
+    hot = services.merchants.create("Hot shop")
+    spread = [services.merchants.create(f"Shop {n}") for n in range(50)]
+    services.accounts.open("card-holder", "Card Holder")
+    card = services.issuer.issue("card-holder", credit_limit=10**11)
+    own = {**TEST_CARD, "number": card.number, "expiry_month": card.expiry_month, "expiry_year": card.expiry_year}
+    own["cvc"] = card.cvc
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    key = hot.api_key
+    refs = itertools.count()
+
+    def paid(path: str, card_body: dict) -> str:
+        body = {"amount": 100, "currency": "JPY", "card": card_body, "merchant_txn_ref": f"op-{next(refs)}"}
+        status, answer = gateway_request(connection, key, f"{GATEWAY}/{path}", body)
+        assert status == 201, answer
+        return answer["transaction_details"]["id"]
+
+    rows: dict[str, list[Call]] = {}
+    paid("payment", TEST_CARD)  # warm-up
+    with CallRecorder(dynamodb_client(services)) as recorder:
+        for label, card_body in (("another bank's card", TEST_CARD), ("this bank's card", own)):
+            rows[f"payment, {label}"] = recorder.measure(lambda card_body=card_body: paid("payment", card_body))
+            authorised: list[str] = []
+            rows[f"authorization, {label}"] = recorder.measure(
+                lambda card_body=card_body, authorised=authorised: authorised.append(paid("authorization", card_body))
+            )
+            follow = {"transactionId": authorised[0]}
+            rows[f"capture, {label}"] = recorder.measure(
+                lambda follow=follow: gateway_request(connection, key, f"{GATEWAY}/capture", follow)
+            )
+            rows[f"refund, {label}"] = recorder.measure(
+                lambda follow=follow: gateway_request(connection, key, f"{GATEWAY}/refund", {**follow, "amount": 10})
+            )
+        voided = {"transactionId": paid("authorization", own)}
+        rows["void, this bank's card"] = recorder.measure(
+            lambda: gateway_request(connection, key, f"{GATEWAY}/void", voided)
+        )
+        status_path = f"{GATEWAY}/transaction/status/{voided['transactionId']}"
+        rows["transaction/status"] = recorder.measure(
+            lambda: gateway_request(connection, key, status_path, {}, method="GET")
+        )
+    connection.close()
+    say("\n7. The card gateway over HTTP: DynamoDB calls and consumed capacity of one call each (warm)")
+    for name, calls in rows.items():
+        units = sum(call.capacity for call in calls)
+        say(f"   {name:34} {len(calls):>2} calls {units:>5.1f} units  {' + '.join(map(str, calls))}")
+    hot_rate, hot_counts = purchases_per_second(port, [hot.api_key], seconds, threads)
+    spread_rate, spread_counts = purchases_per_second(port, [m.api_key for m in spread], seconds, threads)
+    say(f"   purchases over HTTP ({threads} client threads, {seconds:.0f} s each):")
+    for label, rate, counts in (("one merchant", hot_rate, hot_counts), ("50 merchants", spread_rate, spread_counts)):
+        others = ", ".join(f"{k}: {v}" for k, v in counts.items() if k != "purchases") or "no errors"
+        say(f"   {label:16} {rate:7.1f} purchases/s ({counts['purchases']} purchases; {others})")
+    say(
+        f"   one merchant / 50 merchants: {hot_rate / spread_rate:.2f}x (a merchant is paid into 8 shard accounts,"
+        " the network's clearing into 8: captures of one merchant spread over them)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each throughput run")
     parser.add_argument("--threads", type=int, default=8, help="client threads of the throughput runs")
     parser.add_argument("--cycles", type=int, default=300, help="cycles of the CPU section, each side")
     parser.add_argument("--profile", action="store_true", help="print the top of the profile of our cycle")
-    parser.add_argument("--sections", default="123456", help="which sections to run, e.g. 4 (default: 123456)")
+    parser.add_argument("--sections", default="1234567", help="which sections to run, e.g. 4 (default: 1234567)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(PROJECT_DIR))
@@ -831,6 +928,7 @@ def main() -> None:
                 BANK_TABLE_PREFIX=TABLE_PREFIX,
                 BANK_CONTEST_COMPAT="0",
                 POWERTOOLS_METRICS_DISABLED="true",
+                BANK_CARD_KEY="bench-card-key",
             )
             from chalicelib.api import build_app
             from chalicelib.services import Services
@@ -860,6 +958,7 @@ def main() -> None:
                 "4": lambda: cpu_per_cycle(services, args.cycles, args.profile),
                 "5": lambda: keep_alive_latency(services, port),
                 "6": lambda: bank_common_api(services, port),
+                "7": lambda: card_gateway(services, port, args.seconds, args.threads),
             }
             for number in args.sections:
                 sections[number]()
