@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from datetime import timedelta
+from typing import Generic, TypeVar
 
 from cachetools import TTLCache
 from msgspec import Struct
@@ -30,6 +31,9 @@ MAX_APP_ID_LENGTH = 256
 IDENTITY_LIFETIME = timedelta(seconds=60)
 # Far more apps than one function instance sees; bounds memory if many ids are tried.
 IDENTITY_CACHE_SIZE = 1024
+
+
+Identity = TypeVar("Identity")
 
 
 class UnknownApp(Exception):
@@ -49,21 +53,21 @@ def _identity(app: App) -> AppIdentity:
     return AppIdentity(app_key=app.key_hash[:16], name=app.name)
 
 
-class IdentityCache:
-    """A bounded LRU of authenticated identities by app-id hash, each kept for a lifetime on the
-    injected clock; shared by the local server's threads."""
+class IdentityCache(Generic[Identity]):
+    """A bounded LRU of authenticated identities by key hash (an app id's, a merchant key's), each kept for
+    a lifetime on the injected clock; shared by the local server's threads."""
 
     def __init__(self, clock: Clock, lifetime: timedelta = IDENTITY_LIFETIME, size: int = IDENTITY_CACHE_SIZE) -> None:
-        self._entries: TTLCache[str, AppIdentity] = TTLCache(
+        self._entries: TTLCache[str, Identity] = TTLCache(
             maxsize=size, ttl=lifetime.total_seconds(), timer=lambda: clock.now().timestamp()
         )
         self._lock = threading.Lock()
 
-    def get(self, key_hash: str) -> AppIdentity | None:
+    def get(self, key_hash: str) -> Identity | None:
         with self._lock:
             return self._entries.get(key_hash)
 
-    def put(self, key_hash: str, identity: AppIdentity) -> None:
+    def put(self, key_hash: str, identity: Identity) -> None:
         with self._lock:
             self._entries[key_hash] = identity
 
@@ -73,7 +77,7 @@ class AppRegistry:
         self.clock = clock
         self.ids = ids
         self.retrier = retrier
-        self.cache = IdentityCache(clock)
+        self.cache: IdentityCache[AppIdentity] = IdentityCache(clock)
 
     def create(self, name: str, app_id: str | None = None) -> tuple[str, AppIdentity]:
         """Issue a new app id (or register a given one, for demo data); returns it once, in clear."""

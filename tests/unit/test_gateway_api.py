@@ -12,8 +12,10 @@ from chalicelib.api import build_app
 from chalicelib.cards.idempotency import request_hash
 from chalicelib.store.models import Account, CardToken
 from tests.conftest import make_services
+from tests.support.calls import dynamodb_calls
 
 PAYMENT = "/api/v1/server-to-server-interface/payment"
+TEST = {"number": "4242424242424242", "expiry_month": "12", "expiry_year": "30", "cvc": "123", "name": "T"}
 STATUS = "/api/v1/server-to-server-interface/transaction/status/"
 
 
@@ -451,3 +453,22 @@ def test_a_payment_names_a_card_or_a_token_not_both(client, merchant):
     for payload in ({**body(), "card_token": token["token"]}, {k: v for k, v in body().items() if k != "card"}):
         status, answer = pay(client, merchant, payload)
         assert (status, answer["errors"][0]["field"]) == (422, "card")
+
+
+def test_a_warm_merchant_is_not_read_again(client, merchant):
+    pay(client, merchant, body(ref="warm"))
+    with dynamodb_calls() as calls:
+        pay(client, merchant, body(ref="warm-2"))
+    assert calls == ["GetItem", "GetItem", "TransactWriteItems"]  # the clearing shard, the merchant's shard
+
+
+def test_a_wrong_key_is_refused_though_the_right_one_is_remembered(client, merchant):
+    pay(client, merchant, body(ref="r1"))
+    response = client.http.post(
+        PAYMENT, headers={"Authorization": "Basic x", "x-api-key": "x"}, body=json.dumps(body(ref="r2"))
+    )
+    assert response.status_code == 401
+    response = client.http.post(
+        "/api/v1/tokens", headers={"Authorization": f"Bearer {merchant.api_key}"}, body=json.dumps({"card": TEST})
+    )
+    assert response.status_code == 401  # the secret key is no publishable key, cached or not
