@@ -530,25 +530,25 @@ def blueprint(services: Services) -> Blueprint:
         count("Authorisations")
         return result
 
+    def with_amount(operation: Callable[..., dict[str, Any]], metric: str) -> dict[str, Any]:
+        """A capture or a refund: an operation on a payment, for an amount (none: all of it)."""
+        caller, body = request(CaptureRequest)
+        amount = None if body.amount is None else _amount(body.amount)
+        result = operation(caller, body.transactionId, amount)
+        count(metric)
+        return result
+
     @CAPTURE.route(bp)
     @idempotent
     @functools.partial(answer, 201)
     def capture() -> dict[str, Any]:
-        caller, body = request(CaptureRequest)
-        amount = None if body.amount is None else _amount(body.amount)
-        result = services.payments.capture(caller, body.transactionId, amount)
-        count("Captures")
-        return result
+        return with_amount(services.payments.capture, "Captures")
 
     @REFUND.route(bp)
     @idempotent
     @functools.partial(answer, 201)
     def refund() -> dict[str, Any]:
-        caller, body = request(CaptureRequest)
-        amount = None if body.amount is None else _amount(body.amount)
-        result = services.payments.refund(caller, body.transactionId, amount)
-        count("Refunds")
-        return result
+        return with_amount(services.payments.refund, "Refunds")
 
     @VOID.route(bp)
     @idempotent

@@ -73,6 +73,29 @@ class Purchase(Struct, frozen=True):
     card_token: str | None = None
 
 
+def _end_authorisation(
+    parent: CardTransaction,
+    ends: list,
+    hold: Hold | None,
+    outcome: str,
+    changes: list[AccountChange],
+    child: CardTransaction,
+    now: datetime,
+) -> None:
+    """One transaction: the authorisation ended (on condition it is still authorised), its hold settled,
+    the accounts changed, the capture's or void's own transaction written."""
+
+    def build(transaction) -> None:
+        transaction.update(parent, actions=ends, condition=_AUTHORISED, add_version_condition=False)
+        if hold is not None:
+            settle(transaction, hold, outcome, now)
+        for change in changes:
+            change.add_to(transaction)
+        transaction.save(child, condition=_NEW_TRANSACTION)
+
+    write_transaction(build)
+
+
 def _release(change: AccountChange, hold: Hold, now: datetime) -> None:
     """Release an authorisation's hold; if it ended since it was read (a concurrent capture or void won),
     start over: the payment read again says what happened."""
@@ -258,24 +281,12 @@ class Payments:
             changes.append(pays)
             child, answer = self._child(parent, CAPTURE, captured, now)
 
-            def build(transaction) -> None:
-                transaction.update(
-                    parent,
-                    actions=[
-                        CardTransaction.status.set(CAPTURED),
-                        CardTransaction.captured_amount.set(captured),
-                        CardTransaction.funding_account_id.set(funding_id),
-                    ],
-                    condition=_AUTHORISED,
-                    add_version_condition=False,
-                )
-                if hold is not None:
-                    settle(transaction, hold, COMMITTED, now)
-                for change in changes:
-                    change.add_to(transaction)
-                transaction.save(child, condition=_NEW_TRANSACTION)
-
-            write_transaction(build)
+            ends = [
+                CardTransaction.status.set(CAPTURED),
+                CardTransaction.captured_amount.set(captured),
+                CardTransaction.funding_account_id.set(funding_id),
+            ]
+            _end_authorisation(parent, ends, hold, COMMITTED, changes, child, now)
             return answer
 
         return self.retrier.run(attempt)
@@ -295,20 +306,7 @@ class Payments:
                 changes.append(releases)
             child, answer = self._child(parent, VOID, int(parent.amount), now)
 
-            def build(transaction) -> None:
-                transaction.update(
-                    parent,
-                    actions=[CardTransaction.status.set(VOIDED)],
-                    condition=_AUTHORISED,
-                    add_version_condition=False,
-                )
-                if hold is not None:
-                    settle(transaction, hold, CANCELLED, now)
-                for change in changes:
-                    change.add_to(transaction)
-                transaction.save(child, condition=_NEW_TRANSACTION)
-
-            write_transaction(build)
+            _end_authorisation(parent, [CardTransaction.status.set(VOIDED)], hold, CANCELLED, changes, child, now)
             return answer
 
         return self.retrier.run(attempt)
