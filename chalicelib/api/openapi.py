@@ -33,16 +33,19 @@ OPERATIONS: tuple[Operation, ...] = (
 
 INFO = {
     "title": "Bank API",
-    "version": "1.1.0",
-    "summary": "One bank, one ledger: ISUBANK and the bank common API.",
-    "description": "One bank, one ledger. This release serves ISUBANK (`/check`, `/reserve`, `/commit`, `/cancel`)"
-    " and the bank common API (`/auth/*`, `/branches`, `/accounts`, `/transactions`, `/balances`); card purchase"
-    " and card registration follow.\n\n"
+    "version": "1.2.0",
+    "summary": "One bank, one ledger: ISUBANK, the bank common API and the card gateway.",
+    "description": "One bank, one ledger. This release serves ISUBANK (`/check`, `/reserve`, `/commit`, `/cancel`),"
+    " the bank common API (`/auth/*`, `/branches`, `/accounts`, `/transactions`, `/balances`) and the card gateway"
+    " (`/api/v1/server-to-server-interface/*`, `/api/v1/tokens`); card registration follows.\n\n"
     '- **ISUBANK**: success bodies are `{}` except reserve\'s `{"reserve_id": N}`; errors are `{"error":'
     ' "<message>"}` with the messages each response lists (`paramater` is the contest bank\'s spelling, kept for'
     ' its clients). Integers are JSON integers: `1.0`, `"1"`, `true` and `null` are `paramater invalid`.\n'
     '- **Bank common API**: errors are `{"error": "<code>", "error_description": "<text>"}` with OAuth'
     " 2.0 codes; every answer has `Cache-Control: no-store`. The login page (`GET /auth/login`) is HTML.\n"
+    '- **Card gateway**: refusals are `{"success": false, "status_code", "is_live", "gateway_response": {"version",'
+    ' "type": "ERROR", "message", "code"}}` (with `payment_details.response_code` for a card\'s outcome, `errors`'
+    " for a validation error); card numbers are always masked, a CVC never echoed.\n"
     "- Request bodies are read as JSON whatever the `Content-Type` says (but the login form's).\n"
     '- An unknown path is 404 `{"error": "not found"}` (deployed with `make package`, API Gateway answers so'
     " too); a known path with another method is 405 with `Allow` on the local server, and 404 on API Gateway.\n"
