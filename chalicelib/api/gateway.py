@@ -68,7 +68,7 @@ from chalicelib.cards.idempotency import (
 )
 from chalicelib.cards.merchants import PUBLISHABLE, MerchantIdentity
 from chalicelib.cards.payments import CardDetails, Purchase
-from chalicelib.cards.tokens import TokenRefused
+from chalicelib.cards.tokens import StoredCardUnknown, TokenRefused
 from chalicelib.ledger.changes import MAX_AMOUNT
 from chalicelib.ledger.errors import Busy, HoldExpired
 from chalicelib.observability import count, logger
@@ -102,6 +102,7 @@ CONFLICTS = {
 TOKEN_UNUSABLE = ApiError(
     422, "ERR0432", description="`card_token` unknown, already used, expired, or another merchant's"
 )
+STORED_CARD_UNKNOWN = ApiError(422, "ERR0433", description="no stored payment method with this id among the merchant's")
 PUBLISHABLE_KEY_REFUSED = ApiError(
     401, "ERR0401", description="`Authorization: Bearer <publishable key>` missing or not a merchant's publishable key"
 )
@@ -195,6 +196,9 @@ def answer(status: int, handler: Callable[[], Any]) -> Callable[[], Response]:
             return error_response(CONFLICTS[AUTHORISATION_EXPIRED], "The authorisation has expired.")
         except TransactionNotFound:
             return error_response(NOT_FOUND, "Transaction not found.")
+        except StoredCardUnknown:
+            errors = [FieldError("payment_method.store_payment_method_id", "no such stored card of the merchant's")]
+            return error_response(STORED_CARD_UNKNOWN, "Unknown stored payment method.", errors=errors)
         except TokenRefused:
             errors = [FieldError("card_token", "unknown, already used, expired, or another merchant's")]
             return error_response(TOKEN_UNUSABLE, "Invalid card token.", errors=errors)
@@ -249,6 +253,7 @@ PAYMENT = Operation(
         MALFORMED,
         UNAUTHORIZED,
         TOKEN_UNUSABLE,
+        STORED_CARD_UNKNOWN,
         *DECLINES.values(),
         DUPLICATE,
         INVALID,
@@ -418,8 +423,13 @@ def _card(card: CardBody) -> CardDetails:
 
 
 def _purchase(body: PaymentRequest) -> Purchase:
-    if (body.card is None) == (body.card_token is None):
-        raise Invalid("card", "a card, or a card_token, one of them")
+    method = body.payment_method
+    stored_id = method.store_payment_method_id if method is not None else None
+    if [body.card, body.card_token, stored_id].count(None) != 2:
+        raise Invalid("card", "a card, a card_token or a payment_method.store_payment_method_id, one of them")
+    store = method is not None and method.store_payment_method
+    if store and stored_id is not None:
+        raise Invalid("payment_method.store_payment_method", "a stored card is stored already")
     amount = int(body.amount)
     echo: dict[str, Any] = {}
     if body.billing_address is not None:
@@ -433,6 +443,8 @@ def _purchase(body: PaymentRequest) -> Purchase:
         merchant_txn_ref=body.merchant_txn_ref,
         echo=echo,
         card_token=body.card_token,
+        stored_method_id=stored_id,
+        store=store,
     )
 
 

@@ -34,13 +34,22 @@ from chalicelib.cards.errors import (
 from chalicelib.cards.issuer import Issuer, expired
 from chalicelib.cards.merchants import MerchantIdentity, clearing_account
 from chalicelib.cards.numbers import brand_of, luhn_valid, mask
-from chalicelib.cards.tokens import CardTokens, IssuedToken, spend
+from chalicelib.cards.tokens import CardTokens, IssuedToken, TokenisedCard, spend
 from chalicelib.clock import Clock, epoch_ms
 from chalicelib.ids import IdGenerator
 from chalicelib.ledger.changes import MAX_AMOUNT, AccountChange, read_account
 from chalicelib.ledger.errors import HoldAlreadyResolved, HoldExpired
 from chalicelib.ledger.holds import CANCELLED, COMMITTED, PENDING, hold_funds, new_hold, release_live, settle
-from chalicelib.store.models import CARD, CLEARING, MERCHANT, CardToken, CardTransaction, Hold, MerchantReference
+from chalicelib.store.models import (
+    CARD,
+    CLEARING,
+    MERCHANT,
+    CardToken,
+    CardTransaction,
+    Hold,
+    MerchantReference,
+    StoredCard,
+)
 from chalicelib.store.transactions import ConditionFailed, Retrier, write_transaction
 
 CAPTURE, PRE_AUTH, REFUND, VOID = "CAPTURE", "PRE_AUTH", "REFUND", "VOID"
@@ -67,10 +76,12 @@ class CardDetails(Struct, frozen=True):
 class Purchase(Struct, frozen=True):
     amount: int
     currency: str
-    card: CardDetails | None  # None: the card of `card_token`
+    card: CardDetails | None  # None: the card of `card_token`, or of `stored_method_id`
     merchant_txn_ref: str
     echo: dict[str, Any]  # what the answer repeats of the request: addresses, IPs
     card_token: str | None = None
+    stored_method_id: str | None = None  # a stored payment method of the merchant's
+    store: bool = False  # keep the card as a stored payment method
 
 
 def _end_authorisation(
@@ -153,7 +164,13 @@ class Payments:
         return self._pay(merchant, purchase, capture=False)
 
     def _card(self, merchant: MerchantIdentity, purchase: Purchase) -> tuple[CardDetails, CardToken | None]:
-        """The card to charge, checked (a token's card was checked when it was tokenised, CVC included)."""
+        """The card to charge, checked (a token's or a stored card was checked when it was tokenised or stored,
+        CVC included)."""
+        if purchase.stored_method_id is not None:
+            stored = self.tokens.stored(merchant, purchase.stored_method_id)
+            if expired(stored.expiry_month, stored.expiry_year, self.clock):
+                raise CardInvalid("payment_method.store_payment_method_id", "the card has expired", EXPIRED_CARD)
+            return CardDetails(stored.number, stored.expiry_month, stored.expiry_year, "", stored.name), None
         if purchase.card_token is None:
             assert purchase.card is not None
             card = purchase.card
@@ -177,7 +194,8 @@ class Payments:
         check_amount(purchase.amount, purchase.currency)
         card, token = self._card(merchant, purchase)
         issued = self.issuer.find(card.number)
-        if issued is not None and token is None:
+        checked_before = token is not None or purchase.stored_method_id is not None
+        if issued is not None and not checked_before:
             self.issuer.verify(issued, card.number, card.expiry_month, card.expiry_year, card.cvc)
         elif issued is None:
             network.authorise(card.number)
@@ -219,7 +237,13 @@ class Payments:
             paid_id = merchant.shard_account()
             if capture:
                 changes.append(self._pay_merchant(paid_id, purchase.amount, mask(card.number), now))
+            stored = None
+            if purchase.store:
+                kept = TokenisedCard(card.number, card.expiry_month, card.expiry_year, card.name)
+                stored = self.tokens.to_store(merchant, kept, now)
             answer = self._answer(merchant, purchase, card, transaction_id, kind, now)
+            if stored is not None:
+                answer["transaction_details"]["stored_payment_method_id"] = stored.method_id
             item = CardTransaction(
                 transaction_id,
                 merchant_id=merchant.merchant_id,
@@ -245,6 +269,8 @@ class Payments:
                     transaction.save(hold, condition=Hold.reserve_id.does_not_exist())
                 if token is not None:
                     spend(transaction, token, now)
+                if stored is not None:
+                    transaction.save(stored, condition=StoredCard.method_id.does_not_exist())
                 transaction.save(item, condition=_NEW_TRANSACTION)
                 transaction.save(reference, condition=MerchantReference.merchant_txn_ref.does_not_exist())
 

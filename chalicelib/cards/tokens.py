@@ -22,7 +22,7 @@ from chalicelib.cards.issuer import CardKeyMissing
 from chalicelib.cards.merchants import MerchantIdentity
 from chalicelib.cards.numbers import brand_of, mask
 from chalicelib.clock import Clock, epoch_ms
-from chalicelib.store.models import CardToken
+from chalicelib.store.models import CardToken, StoredCard
 from chalicelib.store.transactions import Retrier
 
 MAX_TOKEN_LENGTH = 128
@@ -31,6 +31,10 @@ _SPENDABLE = CardToken.spent_at.does_not_exist()
 
 class TokenRefused(Exception):
     """Unknown, spent, expired, or another merchant's."""
+
+
+class StoredCardUnknown(Exception):
+    """No stored payment method with this id among the merchant's."""
 
 
 class IssuedToken(Struct, frozen=True):
@@ -70,22 +74,30 @@ class CardTokens:
 
         return AESGCM(self._key)
 
+    def seal(self, merchant_id: str, number: str, name: str) -> str:
+        """The card number and name, encrypted and bound to the merchant (hex of nonce + AES-GCM)."""
+        nonce = os.urandom(12)
+        plain = json.dumps({"number": number, "name": name}).encode("utf-8")
+        return (nonce + self._cipher().encrypt(nonce, plain, merchant_id.encode("utf-8"))).hex()
+
+    def unseal(self, merchant_id: str, sealed_hex: str) -> tuple[str, str]:
+        sealed = bytes.fromhex(sealed_hex)
+        card = json.loads(self._cipher().decrypt(sealed[:12], sealed[12:], merchant_id.encode("utf-8")))
+        return card["number"], card["name"]
+
     def issue(
         self, merchant: MerchantIdentity, number: str, expiry_month: str, expiry_year: str, name: str
     ) -> IssuedToken:
         """A token for a card already checked (see payments.check_card and Issuer.verify)."""
         now = self.clock.now()
         token = f"tok_{secrets.token_urlsafe(24)}"
-        nonce = os.urandom(12)
-        plain = json.dumps({"number": number, "name": name}).encode("utf-8")
-        sealed = nonce + self._cipher().encrypt(nonce, plain, merchant.merchant_id.encode("utf-8"))
         brand = brand_of(number)
         assert brand is not None, "checked before"
         expires_at = now + self.lifetime
         item = CardToken(
             _hash(token),
             merchant_id=merchant.merchant_id,
-            sealed_card=sealed.hex(),
+            sealed_card=self.seal(merchant.merchant_id, number, name),
             masked_number=mask(number),
             expiry_month=expiry_month,
             expiry_year=expiry_year,
@@ -107,10 +119,33 @@ class CardTokens:
         now_ms = epoch_ms(self.clock.now())
         if item.merchant_id != merchant.merchant_id or item.spent_at is not None or int(item.expires_at_ms) <= now_ms:
             raise TokenRefused()
-        sealed = bytes.fromhex(item.sealed_card)
-        plain = self._cipher().decrypt(sealed[:12], sealed[12:], merchant.merchant_id.encode("utf-8"))
-        card = json.loads(plain)
-        return item, TokenisedCard(card["number"], item.expiry_month, item.expiry_year, card["name"])
+        number, name = self.unseal(merchant.merchant_id, item.sealed_card)
+        return item, TokenisedCard(number, item.expiry_month, item.expiry_year, name)
+
+    def stored(self, merchant: MerchantIdentity, method_id: str) -> TokenisedCard:
+        """A stored payment method's card, for its merchant only."""
+        if not method_id or len(method_id) > MAX_TOKEN_LENGTH:
+            raise StoredCardUnknown()
+        try:
+            item = self.retrier.run(lambda: StoredCard.get(method_id, consistent_read=True))
+        except StoredCard.DoesNotExist:
+            raise StoredCardUnknown() from None
+        if item.merchant_id != merchant.merchant_id:
+            raise StoredCardUnknown()
+        number, name = self.unseal(merchant.merchant_id, item.sealed_card)
+        return TokenisedCard(number, item.expiry_month, item.expiry_year, name)
+
+    def to_store(self, merchant: MerchantIdentity, card: TokenisedCard, now: datetime) -> StoredCard:
+        """A stored payment method of this card (written by the payment that stores it)."""
+        return StoredCard(
+            f"spm_{secrets.token_urlsafe(18)}",
+            merchant_id=merchant.merchant_id,
+            sealed_card=self.seal(merchant.merchant_id, card.number, card.name),
+            masked_number=mask(card.number),
+            expiry_month=card.expiry_month,
+            expiry_year=card.expiry_year,
+            created_at=now,
+        )
 
 
 def spend(transaction, item: CardToken, now: datetime) -> None:

@@ -394,6 +394,21 @@ class CardToken(_BankModel):
     purge_at = TTLAttribute()
 
 
+class StoredCard(_BankModel):
+    """A card a merchant keeps for later payments (`store_payment_method`): sealed like a token's, no CVC."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "stored_cards"
+
+    method_id = UnicodeAttribute(hash_key=True)
+    merchant_id = UnicodeAttribute()
+    sealed_card = UnicodeAttribute()
+    masked_number = UnicodeAttribute()
+    expiry_month = UnicodeAttribute()
+    expiry_year = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
 class IdempotencyRecord(_BankModel):
     """A merchant's Idempotency-Key: the request it was first used with, and the answer to replay."""
 
@@ -428,5 +443,6 @@ ALL_MODELS: tuple[type[Model], ...] = (
     CardTransaction,
     MerchantReference,
     CardToken,
+    StoredCard,
     IdempotencyRecord,
 )

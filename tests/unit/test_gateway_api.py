@@ -10,7 +10,7 @@ from chalice.test import Client
 
 from chalicelib.api import build_app
 from chalicelib.cards.idempotency import request_hash
-from chalicelib.store.models import Account, CardToken
+from chalicelib.store.models import Account, CardToken, StoredCard
 from tests.conftest import make_services
 from tests.support.calls import dynamodb_calls
 
@@ -472,3 +472,39 @@ def test_a_wrong_key_is_refused_though_the_right_one_is_remembered(client, merch
         "/api/v1/tokens", headers={"Authorization": f"Bearer {merchant.api_key}"}, body=json.dumps({"card": TEST})
     )
     assert response.status_code == 401  # the secret key is no publishable key, cached or not
+
+
+def test_a_stored_card_pays_later_for_its_merchant_only(client, bank, merchant):
+    status, first = pay(
+        client, merchant, {**body(ref="s1"), "payment_method": {"type": "scheme", "store_payment_method": True}}
+    )
+    assert status == 201
+    method_id = first["transaction_details"]["stored_payment_method_id"]
+    assert method_id.startswith("spm_")
+    later = {
+        "amount": 500,
+        "currency": "JPY",
+        "merchant_txn_ref": "s2",
+        "payment_method": {"type": "scheme", "store_payment_method_id": method_id},
+    }
+    status, again = pay(client, merchant, later)
+    assert status == 201 and again["payment_details"]["card"]["number"] == "424242******4242"
+    assert again["transaction_details"]["stored_payment_method_id"] is None
+    other = bank.merchants.create("Other")
+    status, answer = pay(client, other, {**later, "merchant_txn_ref": "s3"})
+    assert (status, answer["gateway_response"]["code"]) == (422, "ERR0433")
+    stored = json.dumps([item.attribute_values for item in StoredCard.scan()], default=str)
+    assert "4242424242424242" not in stored and '"cvc"' not in stored
+
+
+def test_a_stored_card_is_named_alone(client, merchant):
+    both = {**body(ref="s4"), "payment_method": {"type": "scheme", "store_payment_method_id": "spm_x"}}
+    assert pay(client, merchant, both)[1]["errors"][0]["field"] == "card"
+    restore = {
+        "amount": 1,
+        "currency": "JPY",
+        "merchant_txn_ref": "s5",
+        "payment_method": {"type": "scheme", "store_payment_method": True, "store_payment_method_id": "spm_x"},
+    }
+    assert pay(client, merchant, restore)[1]["errors"][0]["field"] == "payment_method.store_payment_method"
+    assert pay(client, merchant, {**body(ref="s6"), "payment_method": {"type": "wallet"}})[0] == 422

@@ -242,7 +242,12 @@ def run_gateway_workload(http: Workload, services: Services) -> None:
     status, token = http.call("POST", "/api/v1/tokens", {"card": card}, headers=browser)
     assert status == 201, token
     by_token = {"amount": 1, "currency": "JPY", "merchant_txn_ref": "iam-token", "card_token": token["token"]}
-    assert http.call("POST", f"{path}/payment", by_token, headers=merchant)[0] == 201
+    by_token["payment_method"] = {"type": "scheme", "store_payment_method": True}  # and keep the card
+    status, stored = http.call("POST", f"{path}/payment", by_token, headers=merchant)
+    assert status == 201
+    method = {"type": "scheme", "store_payment_method_id": stored["transaction_details"]["stored_payment_method_id"]}
+    later = {"amount": 1, "currency": "JPY", "merchant_txn_ref": "iam-stored", "payment_method": method}
+    assert http.call("POST", f"{path}/payment", later, headers=merchant)[0] == 201
     card = {"number": "4242424242424242", "expiry_month": "12", "expiry_year": "30", "cvc": "123", "name": "A"}
     purchase = {"amount": 500, "currency": "JPY", "card": card, "merchant_txn_ref": "iam-1"}
     status, paid = http.call("POST", f"{path}/payment", purchase, headers=merchant)

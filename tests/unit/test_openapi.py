@@ -183,7 +183,7 @@ def test_documented_gateway_codes_are_the_gateway_s(doc):
     from chalicelib.api import gateway
 
     code = {gateway.MALFORMED, gateway.UNAUTHORIZED, gateway.NOT_FOUND, gateway.DUPLICATE, gateway.INVALID}
-    code |= {gateway.KEY_REUSED, gateway.KEY_IN_FLIGHT, gateway.TOKEN_UNUSABLE}
+    code |= {gateway.KEY_REUSED, gateway.KEY_IN_FLIGHT, gateway.TOKEN_UNUSABLE, gateway.STORED_CARD_UNKNOWN}
     code |= {*gateway.DECLINES.values(), *gateway.CARD_CHECKS.values(), *gateway.CONFLICTS.values()}
     code |= set(gateway.COMMON_ERRORS)
     documented = {

@@ -50,6 +50,17 @@ CardToken = Annotated[
 ]
 
 
+class PaymentMethod(Struct):
+    type: Annotated[str, Meta(pattern="^scheme$", description="`scheme`: a card.")]
+    store_payment_method: Annotated[
+        bool, Meta(description="With `card` (or `card_token`): keep the card for later payments.")
+    ] = False
+    store_payment_method_id: (
+        Annotated[str, Meta(min_length=1, max_length=128, description="A stored card to pay with, in place of `card`.")]
+        | None
+    ) = None
+
+
 class PaymentRequest(Struct):
     amount: Amount
     currency: Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217; `JPY` (the ledger keeps yen).")]
@@ -58,6 +69,7 @@ class PaymentRequest(Struct):
     ]
     card: Annotated[CardBody, Meta(description="The card; or `card_token` in its place.")] | None = None
     card_token: CardToken | None = None
+    payment_method: PaymentMethod | None = None
     customer_ip: Annotated[str, Meta(max_length=45)] | None = None
     merchant_id: Annotated[str, Meta(max_length=128, description="If given, the authenticated merchant's.")] | None = (
         None
