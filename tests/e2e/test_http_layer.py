@@ -69,13 +69,14 @@ def test_each_response_leaves_in_one_write_with_nagle_off(server):
         response = client.getresponse()
         response.read()
         statuses.append(response.status)
+    [connection] = connections  # kept alive
+    # Asked while the connection is open: once the client closes, the server closes its side too.
+    assert connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
     client.close()
     assert statuses == [404, 405, 401]
-    [connection] = connections  # kept alive
     assert len(connection.writes) == len(statuses), (
         f"one write per response, headers and body together: {connection.writes}"
     )
-    assert connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
 def test_a_client_expecting_100_continue_gets_it_before_sending_the_body(server):
