@@ -67,6 +67,7 @@ from chalicelib.cards.idempotency import (
     request_hash,
 )
 from chalicelib.cards.merchants import PUBLISHABLE, MerchantIdentity
+from chalicelib.cards.network import VISA_APPROVED
 from chalicelib.cards.payments import CardDetails, Purchase
 from chalicelib.cards.tokens import StoredCardUnknown, TokenRefused
 from chalicelib.ledger.changes import MAX_AMOUNT
@@ -232,7 +233,7 @@ PAYMENT = Operation(
                 "amount": "1000",
                 "currency": "JPY",
                 "card": {
-                    "number": "4242424242424242",
+                    "number": VISA_APPROVED,
                     "expiry_month": "12",
                     "expiry_year": "30",
                     "cvc": "123",
@@ -280,6 +281,10 @@ AUTHORIZATION = Operation(
     errors=PAYMENT_ERRORS,
 )
 OPERATION_ERRORS = (MALFORMED, UNAUTHORIZED, NOT_FOUND, INVALID, *COMMON_ERRORS)
+# What capture and void answer when the authorisation is no longer there to end.
+ENDED_AUTHORISATION = tuple(
+    CONFLICTS[reason] for reason in (ALREADY_CAPTURED, ALREADY_VOIDED, AUTHORISATION_EXPIRED, NOT_AN_AUTHORISATION)
+)
 AMOUNT_ERRORS = (*OPERATION_ERRORS, CARD_CHECKS[INVALID_AMOUNT])  # capture and refund take an amount
 CAPTURE = Operation(
     "POST",
@@ -301,10 +306,7 @@ CAPTURE = Operation(
         KEY_REUSED,
         KEY_IN_FLIGHT,
         *AMOUNT_ERRORS,
-        CONFLICTS[ALREADY_CAPTURED],
-        CONFLICTS[ALREADY_VOIDED],
-        CONFLICTS[AUTHORISATION_EXPIRED],
-        CONFLICTS[NOT_AN_AUTHORISATION],
+        *ENDED_AUTHORISATION,
     ),
 )
 REFUND = Operation(
@@ -342,10 +344,7 @@ VOID = Operation(
         KEY_REUSED,
         KEY_IN_FLIGHT,
         *OPERATION_ERRORS,
-        CONFLICTS[ALREADY_CAPTURED],
-        CONFLICTS[ALREADY_VOIDED],
-        CONFLICTS[AUTHORISATION_EXPIRED],
-        CONFLICTS[NOT_AN_AUTHORISATION],
+        *ENDED_AUTHORISATION,
     ),
 )
 TOKENS = Operation(

@@ -12,8 +12,9 @@ from chalicelib.cards.errors import DO_NOT_HONOUR, EXPIRED_CARD, INSUFFICIENT_FU
 
 APPROVE = 0
 THREE_D_SECURE = -1  # approves on purchase v1; asks for a challenge on v2
+VISA_APPROVED = "4242424242424242"  # the one card number examples show
 TEST_CARDS = {
-    "4242424242424242": APPROVE,
+    VISA_APPROVED: APPROVE,
     "5555555555554444": APPROVE,
     "5200000000001005": APPROVE,  # the document's sample (a Mastercard)
     "4000000000000002": DO_NOT_HONOUR,

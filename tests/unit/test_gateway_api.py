@@ -508,3 +508,61 @@ def test_a_stored_card_is_named_alone(client, merchant):
     }
     assert pay(client, merchant, restore)[1]["errors"][0]["field"] == "payment_method.store_payment_method"
     assert pay(client, merchant, {**body(ref="s6"), "payment_method": {"type": "wallet"}})[0] == 422
+
+
+@pytest.mark.parametrize(
+    ("operation", "payload", "field"),
+    [
+        ("capture", {}, ""),
+        ("capture", {"transactionId": 12}, "transactionId"),
+        ("capture", {"transactionId": "x" * 65}, "transactionId"),
+        ("capture", {"transactionId": "t", "amount": "ten"}, "amount"),
+        ("capture", {"transactionId": "t", "amount": True}, "amount"),
+        ("refund", {"transactionId": "t", "amount": "99999999999999"}, "amount"),
+        ("refund", {"transactionId": "t", "notes": "n" * 256}, "notes"),
+        ("void", {"transactionId": None}, "transactionId"),
+        ("void", {"transactionId": "t", "merchant_id": "x" * 129}, "merchant_id"),
+    ],
+)
+def test_operation_bodies_refuse_wrong_types_missing_values_and_absurd_sizes(
+    client, merchant, operation, payload, field
+):
+    status, answer = operate(client, merchant, operation, payload)
+    assert (status, answer["gateway_response"]["code"], answer["errors"][0]["field"]) == (422, "ERR0422", field)
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"card_token": 5}, "card_token"),
+        ({"card_token": "t" * 129}, "card_token"),
+        ({"payment_method": "scheme"}, "payment_method"),
+        ({"payment_method": {}}, "payment_method"),
+        ({"payment_method": {"type": "scheme", "store_payment_method": "yes"}}, "payment_method.store_payment_method"),
+        (
+            {"payment_method": {"type": "scheme", "store_payment_method_id": "s" * 129}},
+            "payment_method.store_payment_method_id",
+        ),
+    ],
+)
+def test_payment_methods_and_tokens_refuse_bad_values(client, merchant, extra, field):
+    payload = {k: v for k, v in body().items() if k != "card"} | extra
+    status, answer = pay(client, merchant, payload)
+    assert (status, answer["errors"][0]["field"]) == (422, field)
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({}, ""),
+        ({"card": "4242"}, "card"),
+        ({"card": {**TEST, "number": "4" * 20}}, "card.number"),
+        ({"card": {**TEST, "name": "n" * 256}}, "card.name"),
+    ],
+)
+def test_the_tokens_endpoint_refuses_bad_cards(client, merchant, payload, field):
+    response = client.http.post(
+        "/api/v1/tokens", headers={"Authorization": f"Bearer {merchant.publishable_key}"}, body=json.dumps(payload)
+    )
+    answer = json.loads(response.body)
+    assert (response.status_code, answer["errors"][0]["field"]) == (422, field)
