@@ -70,7 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     merchant_create = merchant.add_parser("create", help="register a merchant (its keys are printed once)")
     merchant_create.add_argument("--name", required=True, help="its legal name, as answers show it")
-    merchant_create.add_argument("--webhook-url", help="where its webhooks go (coming)")
+    merchant_create.add_argument(
+        "--webhook-url", help="where its webhooks go unless a payment names its own (http or https)"
+    )
 
     card = commands.add_parser("card", help="cards this bank issues").add_subparsers(dest="action", required=True)
     card_issue = card.add_parser("issue", help="issue a card on a new card account (the card is printed once)")
@@ -158,6 +160,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "merchant_id": created.identity.merchant_id,
             "api_key": created.api_key,
             "publishable_key": created.publishable_key,
+            "webhook_secret": created.webhook_secret,
         }
     if args.command == "card":
         issued = services.issuer.issue(args.bank_id, args.credit_limit)

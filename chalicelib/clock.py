@@ -20,3 +20,8 @@ class SystemClock:
 
 def epoch_ms(instant: datetime) -> int:
     return int(instant.timestamp() * 1000)
+
+
+def utc_timestamp(instant: datetime) -> str:
+    """`2026-11-23T03:00:00.000Z`: the card gateway's timestamps."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant.microsecond // 1000:03d}Z"

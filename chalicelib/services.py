@@ -13,6 +13,8 @@ from chalicelib.cards.issuer import Issuer
 from chalicelib.cards.merchants import Merchants
 from chalicelib.cards.payments import Payments
 from chalicelib.cards.tokens import CardTokens
+from chalicelib.cards.webhook_queue import LocalQueue, SqsQueue
+from chalicelib.cards.webhooks import Webhooks
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.ids import IdGenerator
 from chalicelib.ledger.accounts import Accounts
@@ -46,10 +48,19 @@ class Services:
         self.tokens = Tokens(self.clock, self.ids, self.retrier)
         self.logins = Logins(self.clock, self.clients, self.tokens, self.retrier)
         self.issuer = Issuer(self.clock, self.retrier, self.settings.card_key)
-        self.merchants = Merchants(self.clock, self.retrier)
+        self.merchants = Merchants(self.clock, self.retrier, self.settings.card_key)
         lifetime = timedelta(minutes=self.settings.card_token_minutes)
         self.card_tokens = CardTokens(self.clock, self.retrier, self.settings.card_key, lifetime)
-        self.payments = Payments(self.clock, self.ids, self.retrier, self.issuer, self.card_tokens)
+        queue = SqsQueue(settings.webhook_queue, settings.region) if settings.webhook_queue else LocalQueue()
+        self.webhooks = Webhooks(
+            self.clock,
+            self.retrier,
+            self.merchants,
+            queue,
+            settings.webhook_retry_delays,
+            settings.webhook_private_targets,
+        )
+        self.payments = Payments(self.clock, self.ids, self.retrier, self.issuer, self.card_tokens, self.webhooks)
         self.idempotency = Idempotency(self.clock, self.retrier)
 
     @classmethod

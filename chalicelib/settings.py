@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from msgspec import Struct
 
 _TRUE = {"1", "true", "yes", "on"}
+# Seconds from a failed webhook attempt to the next: 8 attempts over about a day (23.6 h).
+WEBHOOK_RETRY_DELAYS = (60, 300, 1800, 7200, 18000, 36000, 21600)
 
 
 class Settings(Struct, frozen=True):
@@ -23,6 +25,12 @@ class Settings(Struct, frozen=True):
     card_key: str = ""
     # How long a card token may pay (minutes); shorter in tests and `make run` if wanted.
     card_token_minutes: int = 30
+    # The SQS queue webhook deliveries go through (AWS); none: the local server's worker delivers them.
+    webhook_queue: str = ""
+    webhook_retry_delays: tuple[int, ...] = WEBHOOK_RETRY_DELAYS
+    # Whether webhooks may go to loopback, private and link-local addresses: only where the receiver runs on
+    # this machine (the local stage); on AWS that would let a merchant reach the VPC and instance metadata.
+    webhook_private_targets: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -36,4 +44,12 @@ class Settings(Struct, frozen=True):
             bank_name=env.get("BANK_NAME", "いすばんく銀行"),
             card_key=env.get("BANK_CARD_KEY", ""),
             card_token_minutes=int(env.get("BANK_CARD_TOKEN_MINUTES", "30")),
+            webhook_queue=env.get("BANK_WEBHOOK_QUEUE", ""),
+            webhook_retry_delays=_seconds(env.get("BANK_WEBHOOK_RETRY_DELAYS")) or WEBHOOK_RETRY_DELAYS,
+            webhook_private_targets=stage == "local",
         )
+
+
+def _seconds(listed: str | None) -> tuple[int, ...]:
+    """`"5,15,30"` -> (5, 15, 30)."""
+    return tuple(int(part) for part in (listed or "").split(",") if part.strip())

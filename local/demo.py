@@ -31,6 +31,8 @@ DEMO_REDIRECT_URI = "http://localhost:3000/callback"
 DEMO_MERCHANT_ID = "mch_demo"
 DEMO_MERCHANT_KEY = "demo-merchant-key"
 DEMO_PUBLISHABLE_KEY = "demo-publishable-key"
+# Fixed, so `python -m local.webhook_receiver --secret ...` verifies the demo merchant's webhooks.
+DEMO_WEBHOOK_SECRET = "whsec_ZGVtby13ZWJob29rLXNlY3JldC1ub3QtYS1zZWNyZXQ="  # noqa: S105 demo data
 DEMO_CARD_SERIAL = "000000001"
 DEMO_CARD_LIMIT = 200_000
 # code, name, name_kana, address_code (団体コード), tel
@@ -85,7 +87,11 @@ def seed(services: Services) -> None:
         pass
     try:
         services.merchants.create(
-            "デモ商店", merchant_id=DEMO_MERCHANT_ID, api_key=DEMO_MERCHANT_KEY, publishable_key=DEMO_PUBLISHABLE_KEY
+            "デモ商店",
+            merchant_id=DEMO_MERCHANT_ID,
+            api_key=DEMO_MERCHANT_KEY,
+            publishable_key=DEMO_PUBLISHABLE_KEY,
+            webhook_secret=DEMO_WEBHOOK_SECRET,
         )
     except ConditionFailed:
         pass  # already there

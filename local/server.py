@@ -24,7 +24,7 @@ from chalice.cli.factory import CLIFactory
 from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer
 
 from chalicelib.cli import PROJECT_DIR, load_stage_environment
-from local import output
+from local import output, webhook_worker
 from local.dynamodb_local import DynamoDBLocal, is_serving, listening_pid
 
 STAGE = "local"
@@ -88,6 +88,7 @@ def serve(port: int) -> None:
             DEMO_PUBLISHABLE_KEY,
             DEMO_REDIRECT_URI,
             DEMO_USERS,
+            DEMO_WEBHOOK_SECRET,
             demo_card,
             seed,
         )
@@ -99,6 +100,7 @@ def serve(port: int) -> None:
         except StaleTable as error:
             raise SystemExit(f"bank: {error}, or start the local database afresh: rm -rf {data_dir()}") from None
         card = demo_card(services)
+        stop_worker = webhook_worker.start(services)
         users = ", ".join(f"{bank_id} ({amount} yen)" for bank_id, amount in DEMO_USERS.items())
         storage = f"DynamoDB Local, data in {data_dir()}" if database else "not started by this server"
         print(
@@ -115,6 +117,9 @@ Bank local server (stage {STAGE})
                    sign in as alice / alice-password (bob-password, carol-password)
   Demo merchant  api key {DEMO_MERCHANT_KEY} (card gateway: Authorization: Basic {DEMO_MERCHANT_KEY}, x-api-key),
                    publishable key {DEMO_PUBLISHABLE_KEY} (POST /api/v1/tokens: Authorization: Bearer ...)
+  Webhooks       signed with {DEMO_WEBHOOK_SECRET}; receive and verify them:
+                   .venv/bin/python -m local.webhook_receiver --secret {DEMO_WEBHOOK_SECRET}
+                   then pay with "return_url": {{"webhook_url": "http://127.0.0.1:9000/webhooks"}}
   Demo cards     4242424242424242 (any future expiry, any 3-digit CVC) approves; alice's card of this bank
                    {card.number} {card.expiry_month}/{card.expiry_year} CVC {card.cvc} (credit line 200000 yen)
   API docs       http://127.0.0.1:{port}/docs
@@ -122,7 +127,10 @@ Bank local server (stage {STAGE})
 """,
             flush=True,
         )
-        server.server.serve_forever()  # not LocalDevServer's, which prints a line of its own
+        try:
+            server.server.serve_forever()  # not LocalDevServer's, which prints a line of its own
+        finally:
+            stop_worker.set()
     finally:
         server.server.server_close()
         if database:

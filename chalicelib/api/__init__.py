@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from chalice import Chalice
 
-from chalicelib.api import bank, docs, fallback, gateway, isubank, isubank_compat, login_page, telemetry
+from chalicelib.api import (
+    bank,
+    docs,
+    fallback,
+    gateway,
+    isubank,
+    isubank_compat,
+    login_page,
+    telemetry,
+    webhook_jobs,
+)
 from chalicelib.observability import logger
 from chalicelib.services import Services
 
@@ -26,6 +36,8 @@ def build_app(services: Services) -> Chalice:
     app.register_blueprint(login_page.blueprint(services))
     app.register_blueprint(gateway.blueprint(services))
     app.register_blueprint(docs.blueprint())
+    if services.settings.webhook_queue:  # on AWS; the local server's worker does the same job
+        app.register_blueprint(webhook_jobs.blueprint(services))
     if services.settings.contest_compat:
         app.register_blueprint(isubank_compat.blueprint(services))
     return app

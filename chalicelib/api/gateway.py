@@ -37,6 +37,8 @@ from chalicelib.api.models.gateway import (
     TokenCard,
     TransactionPath,
     VoidRequest,
+    WebhookAttempt,
+    WebhookAttempts,
 )
 from chalicelib.cards.errors import (
     ALREADY_CAPTURED,
@@ -70,6 +72,7 @@ from chalicelib.cards.merchants import PUBLISHABLE, MerchantIdentity
 from chalicelib.cards.network import VISA_APPROVED
 from chalicelib.cards.payments import CardDetails, Purchase
 from chalicelib.cards.tokens import StoredCardUnknown, TokenRefused
+from chalicelib.cards.webhook_delivery import check_url
 from chalicelib.ledger.changes import MAX_AMOUNT
 from chalicelib.ledger.errors import Busy, HoldExpired
 from chalicelib.observability import count, logger
@@ -391,7 +394,24 @@ STATUS = Operation(
     error_body=GatewayError,
     errors=(UNAUTHORIZED, NOT_FOUND, *COMMON_ERRORS),
 )
-OPERATIONS = (PAYMENT, AUTHORIZATION, CAPTURE, REFUND, VOID, STATUS, TOKENS)
+WEBHOOKS = Operation(
+    "GET",
+    f"{PREFIX}/transaction/{{transactionId}}/webhooks",
+    "transactionWebhooks",
+    TAG,
+    summary="The webhook deliveries of a transaction",
+    description="Each attempt to deliver the transaction's event to its webhook URL (the payment's"
+    " `return_url.webhook_url`, else the merchant's), oldest first: when, the HTTP status the merchant answered,"
+    " and when the next attempt is due. A transaction without a webhook URL has none. Of the calling merchant's"
+    " transactions only (another's is 404).",
+    path_params=TransactionPath,
+    security=("basicAuth", "apiKey"),
+    ok="The attempts.",
+    ok_body=WebhookAttempts,
+    error_body=GatewayError,
+    errors=(UNAUTHORIZED, NOT_FOUND, *COMMON_ERRORS),
+)
+OPERATIONS = (PAYMENT, AUTHORIZATION, CAPTURE, REFUND, VOID, STATUS, WEBHOOKS, TOKENS)
 
 
 def merchant_key(request: Any) -> str:
@@ -430,6 +450,12 @@ def _purchase(body: PaymentRequest) -> Purchase:
     if store and stored_id is not None:
         raise Invalid("payment_method.store_payment_method", "a stored card is stored already")
     amount = int(body.amount)
+    webhook_url = body.return_url.webhook_url if body.return_url is not None else None
+    if webhook_url is not None:
+        try:
+            check_url(webhook_url)
+        except ValueError as error:
+            raise Invalid("return_url.webhook_url", str(error)) from None
     echo: dict[str, Any] = {}
     if body.billing_address is not None:
         echo["billing_details"] = {"billing_address": msgspec.to_builtins(body.billing_address)}
@@ -444,6 +470,7 @@ def _purchase(body: PaymentRequest) -> Purchase:
         card_token=body.card_token,
         stored_method_id=stored_id,
         store=store,
+        webhook_url=webhook_url,
     )
 
 
@@ -585,12 +612,22 @@ def blueprint(services: Services) -> Blueprint:
             expires_at=int(issued.expires_at.timestamp()),
         )
 
+    def transaction_id(value: str) -> str:
+        if len(value) > 64 or not is_text(value):
+            raise TransactionNotFound()  # no id the gateway makes is like this
+        return value
+
     @STATUS.route(bp)
     @functools.partial(answer, 200)
     def status(transactionId: str) -> dict[str, Any]:  # the document's name
         caller = merchant()
-        if len(transactionId) > 64 or not is_text(transactionId):
-            raise TransactionNotFound()  # no id the gateway makes is like this
-        return services.payments.status(caller, transactionId)
+        return services.payments.status(caller, transaction_id(transactionId))
+
+    @WEBHOOKS.route(bp)
+    @functools.partial(answer, 200)
+    def webhooks(transactionId: str) -> WebhookAttempts:
+        caller = merchant()
+        attempts = services.webhooks.attempts(caller.merchant_id, transaction_id(transactionId))
+        return WebhookAttempts([WebhookAttempt(**attempt) for attempt in attempts])
 
     return bp

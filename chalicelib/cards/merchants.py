@@ -8,6 +8,7 @@ clearing accounts, which fund the payments of cards other banks issued, are shar
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import random
 import secrets
@@ -17,6 +18,8 @@ from pynamodb.exceptions import PutError
 
 from chalicelib.auth.apps import IdentityCache
 from chalicelib.cards.errors import UnknownMerchant
+from chalicelib.cards.sealing import Sealer
+from chalicelib.cards.webhook_delivery import check_url
 from chalicelib.clock import Clock
 from chalicelib.store.models import CLEARING, MERCHANT, Account, Merchant, MerchantKey
 from chalicelib.store.transactions import Retrier, write_transaction
@@ -27,6 +30,7 @@ CLEARING_SHARDS = 8
 CLEARING_LINE = 10**15
 MAX_KEY_LENGTH = 128
 SECRET, PUBLISHABLE = "secret", "publishable"
+WEBHOOK_SECRET_BYTES = 32
 
 
 class MerchantIdentity(Struct, frozen=True):
@@ -43,10 +47,15 @@ class NewMerchant(Struct, frozen=True):
     identity: MerchantIdentity
     api_key: str  # in clear, this once
     publishable_key: str
+    webhook_secret: str  # `whsec_<base64>`, as Standard Webhooks libraries take it
 
 
 def _hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def new_webhook_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(WEBHOOK_SECRET_BYTES)).decode("ascii")
 
 
 def clearing_account() -> str:
@@ -69,9 +78,10 @@ def _ledger_account(account_id: str, kind: str, credit_line: int, now) -> Accoun
 
 
 class Merchants:
-    def __init__(self, clock: Clock, retrier: Retrier) -> None:
+    def __init__(self, clock: Clock, retrier: Retrier, card_key: str) -> None:
         self.clock = clock
         self.retrier = retrier
+        self._sealer = Sealer(card_key, b"webhook-secret-encryption")
         # A merchant's calls would otherwise spend two reads (its key, its record) of every payment's five.
         self.cache: IdentityCache[MerchantIdentity] = IdentityCache(clock)
 
@@ -82,17 +92,28 @@ class Merchants:
         merchant_id: str | None = None,
         api_key: str | None = None,
         publishable_key: str | None = None,
+        webhook_secret: str | None = None,
     ) -> NewMerchant:
         """A merchant, its keys (returned in clear this once) and its shard accounts. `merchant_id` and the
         keys may be given (demo data); otherwise they are generated."""
         if not name or len(name) > 255:
             raise ValueError("a merchant needs a name of 1 to 255 characters")
+        if webhook_url is not None:
+            check_url(webhook_url)
         now = self.clock.now()
         self._open_clearing(now)
         merchant_id = merchant_id or f"mch_{secrets.token_hex(8)}"
-        merchant = Merchant(merchant_id, name=name, webhook_url=webhook_url, shards=SHARDS, created_at=now)
         api_key = api_key or f"sk_{secrets.token_urlsafe(24)}"
         publishable_key = publishable_key or f"pk_{secrets.token_urlsafe(24)}"
+        webhook_secret = webhook_secret or new_webhook_secret()
+        merchant = Merchant(
+            merchant_id,
+            name=name,
+            webhook_url=webhook_url,
+            sealed_webhook_secret=self._sealer.seal(webhook_secret.encode("ascii"), merchant_id),
+            shards=SHARDS,
+            created_at=now,
+        )
 
         def build(transaction) -> None:
             transaction.save(merchant, condition=Merchant.merchant_id.does_not_exist())
@@ -105,7 +126,7 @@ class Merchants:
 
         write_transaction(build)
         identity = MerchantIdentity(merchant.merchant_id, name, SHARDS, webhook_url)
-        return NewMerchant(identity, api_key, publishable_key)
+        return NewMerchant(identity, api_key, publishable_key, webhook_secret)
 
     def _open_clearing(self, now) -> None:
         """The network's clearing accounts, once (idempotent)."""
@@ -135,6 +156,11 @@ class Merchants:
         identity = MerchantIdentity(merchant.merchant_id, merchant.name, int(merchant.shards), merchant.webhook_url)
         self.cache.put(cache_key, identity)
         return identity
+
+    def webhook_secret(self, merchant_id: str) -> str:
+        """The secret the merchant's webhooks are signed with, in clear (to sign, never to show)."""
+        merchant = self.retrier.run(lambda: Merchant.get(merchant_id))
+        return self._sealer.unseal(merchant.sealed_webhook_secret, merchant_id).decode("ascii")
 
     def balance(self, merchant_id: str) -> int:
         """What the merchant has been paid: the sum of its shards."""

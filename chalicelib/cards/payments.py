@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from msgspec import Struct
@@ -35,7 +35,8 @@ from chalicelib.cards.issuer import Issuer, expired
 from chalicelib.cards.merchants import MerchantIdentity, clearing_account
 from chalicelib.cards.numbers import brand_of, luhn_valid, mask
 from chalicelib.cards.tokens import CardTokens, IssuedToken, TokenisedCard, spend
-from chalicelib.clock import Clock, epoch_ms
+from chalicelib.cards.webhooks import Webhooks
+from chalicelib.clock import Clock, epoch_ms, utc_timestamp
 from chalicelib.ids import IdGenerator
 from chalicelib.ledger.changes import MAX_AMOUNT, AccountChange, read_account
 from chalicelib.ledger.errors import HoldAlreadyResolved, HoldExpired
@@ -49,6 +50,7 @@ from chalicelib.store.models import (
     Hold,
     MerchantReference,
     StoredCard,
+    WebhookEvent,
 )
 from chalicelib.store.transactions import ConditionFailed, Retrier, write_transaction
 
@@ -82,6 +84,7 @@ class Purchase(Struct, frozen=True):
     card_token: str | None = None
     stored_method_id: str | None = None  # a stored payment method of the merchant's
     store: bool = False  # keep the card as a stored payment method
+    webhook_url: str | None = None  # this payment's (else the merchant's default)
 
 
 def _end_authorisation(
@@ -91,10 +94,11 @@ def _end_authorisation(
     outcome: str,
     changes: list[AccountChange],
     child: CardTransaction,
+    event: WebhookEvent | None,
     now: datetime,
 ) -> None:
     """One transaction: the authorisation ended (on condition it is still authorised), its hold settled,
-    the accounts changed, the capture's or void's own transaction written."""
+    the accounts changed, the capture's or void's own transaction (and its webhook event) written."""
 
     def build(transaction) -> None:
         transaction.update(parent, actions=ends, condition=_AUTHORISED, add_version_condition=False)
@@ -103,8 +107,14 @@ def _end_authorisation(
         for change in changes:
             change.add_to(transaction)
         transaction.save(child, condition=_NEW_TRANSACTION)
+        _save_event(transaction, event)
 
     write_transaction(build)
+
+
+def _save_event(transaction, event: WebhookEvent | None) -> None:
+    if event is not None:
+        transaction.save(event, condition=WebhookEvent.transaction_id.does_not_exist())
 
 
 def _release(change: AccountChange, hold: Hold, now: datetime) -> None:
@@ -114,10 +124,6 @@ def _release(change: AccountChange, hold: Hold, now: datetime) -> None:
         release_live(change, hold, epoch_ms(now))
     except (HoldAlreadyResolved, HoldExpired):
         raise ConditionFailed() from None
-
-
-def _timestamp(now: datetime) -> str:
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def _funding_kind(account_id: str) -> str:
@@ -147,12 +153,15 @@ def check_amount(amount: int, currency: str) -> None:
 
 
 class Payments:
-    def __init__(self, clock: Clock, ids: IdGenerator, retrier: Retrier, issuer: Issuer, tokens: CardTokens) -> None:
+    def __init__(
+        self, clock: Clock, ids: IdGenerator, retrier: Retrier, issuer: Issuer, tokens: CardTokens, webhooks: Webhooks
+    ) -> None:
         self.clock = clock
         self.ids = ids
         self.retrier = retrier
         self.issuer = issuer
         self.tokens = tokens
+        self.webhooks = webhooks
 
     def purchase(self, merchant: MerchantIdentity, purchase: Purchase) -> dict[str, Any]:
         """Authorise and capture at once; returns the answer (also kept as the transaction's)."""
@@ -203,7 +212,7 @@ class Payments:
         kind = CAPTURE if capture else PRE_AUTH
         retried = False
 
-        def attempt() -> dict[str, Any]:
+        def attempt() -> tuple[dict[str, Any], WebhookEvent | None]:
             nonlocal retried
             if retried and MerchantReference.count(
                 merchant.merchant_id, MerchantReference.merchant_txn_ref == purchase.merchant_txn_ref
@@ -255,9 +264,11 @@ class Payments:
                 captured_amount=purchase.amount if capture else 0,
                 refunded_amount=0,
                 reserve_id=hold.reserve_id if hold is not None else None,
+                webhook_url=purchase.webhook_url or merchant.webhook_url,
                 response=json.dumps(answer, ensure_ascii=False),
                 created_at=now,
             )
+            event = self.webhooks.event(item, answer, now)
             reference = MerchantReference(
                 merchant.merchant_id, purchase.merchant_txn_ref, transaction_id=transaction_id
             )
@@ -273,11 +284,18 @@ class Payments:
                     transaction.save(stored, condition=StoredCard.method_id.does_not_exist())
                 transaction.save(item, condition=_NEW_TRANSACTION)
                 transaction.save(reference, condition=MerchantReference.merchant_txn_ref.does_not_exist())
+                _save_event(transaction, event)
 
             write_transaction(build)
-            return answer
+            return answer, event
 
-        return self.retrier.run(attempt)
+        return self._announced(self.retrier.run(attempt))
+
+    def _announced(self, written: tuple[dict[str, Any], WebhookEvent | None]) -> dict[str, Any]:
+        """The answer of a transaction written with its webhook event, which is queued now."""
+        answer, event = written
+        self.webhooks.queued(event)
+        return answer
 
     def _pay_merchant(self, shard: str, amount: int, masked: str, now: datetime) -> AccountChange:
         paid = AccountChange(shard, now, read=read_account(shard, MERCHANT))
@@ -289,7 +307,7 @@ class Payments:
     def capture(self, merchant: MerchantIdentity, transaction_id: str, amount: int | None) -> dict[str, Any]:
         """Capture an authorisation, once, for at most its amount; a smaller capture releases the rest."""
 
-        def attempt() -> dict[str, Any]:
+        def attempt() -> tuple[dict[str, Any], WebhookEvent | None]:
             parent = self._own(merchant, transaction_id)
             self._still_authorised(parent)
             captured = int(parent.amount) if amount is None else amount
@@ -305,22 +323,22 @@ class Payments:
                 _release(pays, hold, now)
             pays.post(-captured, merchant.name)
             changes.append(pays)
-            child, answer = self._child(parent, CAPTURE, captured, now)
+            child, answer, event = self._child(parent, CAPTURE, captured, now)
 
             ends = [
                 CardTransaction.status.set(CAPTURED),
                 CardTransaction.captured_amount.set(captured),
                 CardTransaction.funding_account_id.set(funding_id),
             ]
-            _end_authorisation(parent, ends, hold, COMMITTED, changes, child, now)
-            return answer
+            _end_authorisation(parent, ends, hold, COMMITTED, changes, child, event, now)
+            return answer, event
 
-        return self.retrier.run(attempt)
+        return self._announced(self.retrier.run(attempt))
 
     def void(self, merchant: MerchantIdentity, transaction_id: str) -> dict[str, Any]:
         """Cancel an uncaptured authorisation: its held funds are available again."""
 
-        def attempt() -> dict[str, Any]:
+        def attempt() -> tuple[dict[str, Any], WebhookEvent | None]:
             parent = self._own(merchant, transaction_id)
             self._still_authorised(parent)
             now = self.clock.now()
@@ -330,17 +348,18 @@ class Payments:
                 releases = AccountChange(hold.account_id, now, read=read_account(hold.account_id, CARD))
                 _release(releases, hold, now)
                 changes.append(releases)
-            child, answer = self._child(parent, VOID, int(parent.amount), now)
+            child, answer, event = self._child(parent, VOID, int(parent.amount), now)
 
-            _end_authorisation(parent, [CardTransaction.status.set(VOIDED)], hold, CANCELLED, changes, child, now)
-            return answer
+            voided = [CardTransaction.status.set(VOIDED)]
+            _end_authorisation(parent, voided, hold, CANCELLED, changes, child, event, now)
+            return answer, event
 
-        return self.retrier.run(attempt)
+        return self._announced(self.retrier.run(attempt))
 
     def refund(self, merchant: MerchantIdentity, transaction_id: str, amount: int | None) -> dict[str, Any]:
         """Pay back part or all of a captured payment; refunds never add up to more than the capture."""
 
-        def attempt() -> dict[str, Any]:
+        def attempt() -> tuple[dict[str, Any], WebhookEvent | None]:
             parent = self._own(merchant, transaction_id)
             if parent.status != CAPTURED:
                 raise PaymentConflict(NOT_CAPTURED, "only a captured payment is refunded")
@@ -357,7 +376,7 @@ class Payments:
             funding_id = parent.funding_account_id
             gets = AccountChange(funding_id, now, read=read_account(funding_id, _funding_kind(funding_id)))
             gets.post(refunded, f"返金 {merchant.name}")
-            child, answer = self._child(parent, REFUND, refunded, now)
+            child, answer, event = self._child(parent, REFUND, refunded, now)
             limit = int(parent.captured_amount) - refunded
 
             def build(transaction) -> None:
@@ -370,11 +389,12 @@ class Payments:
                 takes.add_to(transaction)
                 gets.add_to(transaction)
                 transaction.save(child, condition=_NEW_TRANSACTION)
+                _save_event(transaction, event)
 
             write_transaction(build)
-            return answer
+            return answer, event
 
-        return self.retrier.run(attempt)
+        return self._announced(self.retrier.run(attempt))
 
     def _own(self, merchant: MerchantIdentity, transaction_id: str) -> CardTransaction:
         try:
@@ -404,15 +424,19 @@ class Payments:
             raise PaymentConflict(AUTHORISATION_EXPIRED, "the authorisation has expired (7 days)")
         return hold
 
-    def _child(self, parent: CardTransaction, kind: str, amount: int, now: datetime) -> tuple[CardTransaction, dict]:
-        """A capture's, refund's or void's own transaction, answered in its payment's shape."""
+    def _child(
+        self, parent: CardTransaction, kind: str, amount: int, now: datetime
+    ) -> tuple[CardTransaction, dict, WebhookEvent | None]:
+        """A capture's, refund's or void's own transaction, answered in its payment's shape, and its event."""
         answer = json.loads(parent.response)
         code, message = OPERATION_RESULTS[kind]
         transaction_id = str(uuid.uuid4())
         answer["transaction_type"] = kind
         answer["gateway_response"] = {"version": "1", "type": "INFO", "message": message, "code": code}
         answer["payment_details"]["amount"] = amount
-        answer["transaction_details"].update(id=transaction_id, ref=secrets.randbelow(10**9), timestamp=_timestamp(now))
+        answer["transaction_details"].update(
+            id=transaction_id, ref=secrets.randbelow(10**9), timestamp=utc_timestamp(now)
+        )
         child = CardTransaction(
             transaction_id,
             merchant_id=parent.merchant_id,
@@ -421,10 +445,11 @@ class Payments:
             funding_account_id=parent.funding_account_id,
             merchant_account_id=parent.merchant_account_id,
             parent_id=parent.transaction_id,
+            webhook_url=parent.webhook_url,
             response=json.dumps(answer, ensure_ascii=False),
             created_at=now,
         )
-        return child, answer
+        return child, answer, self.webhooks.event(child, answer, now)
 
     def _answer(
         self,
@@ -467,7 +492,7 @@ class Payments:
             "transaction_details": {
                 "id": transaction_id,
                 "ref": secrets.randbelow(10**9),
-                "timestamp": _timestamp(now),
+                "timestamp": utc_timestamp(now),
                 "merchant_txn_ref": purchase.merchant_txn_ref,
                 "stored_payment_method_id": None,
             },

@@ -10,17 +10,15 @@ spends it, in the payment's own transaction: a token pays once, for its merchant
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
-import os
 import secrets
 from datetime import datetime, timedelta
 
 from msgspec import Struct
 
-from chalicelib.cards.issuer import CardKeyMissing
 from chalicelib.cards.merchants import MerchantIdentity
 from chalicelib.cards.numbers import brand_of, mask
+from chalicelib.cards.sealing import Sealer
 from chalicelib.clock import Clock, epoch_ms
 from chalicelib.store.models import CardToken, StoredCard
 from chalicelib.store.transactions import Retrier
@@ -63,26 +61,15 @@ class CardTokens:
     def __init__(self, clock: Clock, retrier: Retrier, card_key: str, lifetime: timedelta) -> None:
         self.clock = clock
         self.retrier = retrier
-        self._key = hmac.new(card_key.encode("utf-8"), b"card-token-encryption", hashlib.sha256).digest()
-        self._has_key = bool(card_key)
+        self._sealer = Sealer(card_key, b"card-token-encryption")
         self.lifetime = lifetime
 
-    def _cipher(self):
-        if not self._has_key:
-            raise CardKeyMissing()
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # on first use: cold starts
-
-        return AESGCM(self._key)
-
     def seal(self, merchant_id: str, number: str, name: str) -> str:
-        """The card number and name, encrypted and bound to the merchant (hex of nonce + AES-GCM)."""
-        nonce = os.urandom(12)
-        plain = json.dumps({"number": number, "name": name}).encode("utf-8")
-        return (nonce + self._cipher().encrypt(nonce, plain, merchant_id.encode("utf-8"))).hex()
+        """The card number and name, encrypted and bound to the merchant."""
+        return self._sealer.seal(json.dumps({"number": number, "name": name}).encode("utf-8"), merchant_id)
 
     def unseal(self, merchant_id: str, sealed_hex: str) -> tuple[str, str]:
-        sealed = bytes.fromhex(sealed_hex)
-        card = json.loads(self._cipher().decrypt(sealed[:12], sealed[12:], merchant_id.encode("utf-8")))
+        card = json.loads(self._sealer.unseal(sealed_hex, merchant_id))
         return card["number"], card["name"]
 
     def issue(

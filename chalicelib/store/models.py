@@ -11,6 +11,7 @@ from pynamodb.attributes import (
     Attribute,
     BooleanAttribute,
     ListAttribute,
+    MapAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -19,7 +20,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.connection import Connection, TableConnection
 from pynamodb.constants import MAP, NUMBER
-from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 _shared: dict[str, Connection] = {}
@@ -323,7 +324,9 @@ class Merchant(_BankModel):
 
     merchant_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
-    webhook_url = UnicodeAttribute(null=True)
+    webhook_url = UnicodeAttribute(null=True)  # the default of its payments' `return_url.webhook_url`
+    # The secret its webhooks are signed with (`whsec_...`), sealed: the gateway must read it back to sign.
+    sealed_webhook_secret = UnicodeAttribute()
     shards = NumberAttribute()
     created_at = UTCDateTimeAttribute()
 
@@ -360,6 +363,7 @@ class CardTransaction(_BankModel):
     refunded_amount = NumberAttribute(default=0)  # never above captured_amount (a write's condition)
     reserve_id = NumberAttribute(null=True)  # an authorisation's hold on a card of this bank
     parent_id = UnicodeAttribute(null=True)  # a capture's, refund's or void's payment
+    webhook_url = UnicodeAttribute(null=True)  # where this payment's events (its own, its captures...) go
     response = UnicodeAttribute()  # the answer's JSON
     created_at = UTCDateTimeAttribute()
 
@@ -425,6 +429,49 @@ class IdempotencyRecord(_BankModel):
     purge_at = TTLAttribute()
 
 
+class WebhookAttemptRecord(MapAttribute):
+    attempted_at = UTCDateTimeAttribute()
+    status_code = NumberAttribute(null=True)  # None: no HTTP answer (refused address, timeout, connection)
+    error = UnicodeAttribute(null=True)
+    next_attempt_at = UTCDateTimeAttribute(null=True)  # None: delivered, or the last attempt failed
+
+
+class DueWebhooks(GlobalSecondaryIndex["WebhookEvent"]):
+    """Events waiting for an attempt, by when it is due: sparse (a finished event leaves it), spread over
+    DUE_SHARDS partitions. The sweep that re-queues what a lost queue message left behind reads it."""
+
+    class Meta:
+        index_name = "by_due"
+        projection = KeysOnlyProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    next_attempt_ms = NumberAttribute(range_key=True)
+
+
+class WebhookEvent(_BankModel):
+    """The webhook event of one card transaction, written in the transaction's own DynamoDB transaction (an
+    outbox: the event exists exactly when the transaction does), and its delivery attempts."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "webhook_events"
+
+    transaction_id = UnicodeAttribute(hash_key=True)
+    event_id = UnicodeAttribute()  # `webhook-id`: the same on every attempt
+    event_type = UnicodeAttribute()
+    merchant_id = UnicodeAttribute()
+    url = UnicodeAttribute()
+    payload = UnicodeAttribute()  # the body, fixed when the event is made: every attempt sends these bytes
+    state = UnicodeAttribute()  # pending -> delivered | failed
+    attempt_count = NumberAttribute(default=0)
+    attempts = ListAttribute(of=WebhookAttemptRecord, default=list)
+    due_shard = UnicodeAttribute(null=True)
+    next_attempt_ms = NumberAttribute(null=True)
+    lease_until_ms = NumberAttribute(default=0)  # an attempt in progress holds the event until then
+    created_at = UTCDateTimeAttribute()
+    purge_at = TTLAttribute()
+    by_due = DueWebhooks()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Customer,
     Account,
@@ -445,4 +492,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     CardToken,
     StoredCard,
     IdempotencyRecord,
+    WebhookEvent,
 )

@@ -69,11 +69,25 @@ def _logical_id(base: str) -> str:
 AWS_STAGES = ("dev", "prod")
 # Logical ids of `chalice package`'s API function and REST API.
 API_FUNCTION = "APIHandler"
+WEBHOOK_DELIVERY_FUNCTION, WEBHOOK_SWEEP_FUNCTION = "DeliverWebhooks", "SweepWebhooks"
 REST_API = "RestAPI"
 
 
+# The queue webhook deliveries wait in (`webhook_jobs.deliver_webhooks` drains it). Its visibility timeout
+# outlasts that function's timeout six times over, as AWS advises for SQS event sources.
+WEBHOOK_QUEUE = {
+    "Type": "AWS::SQS::Queue",
+    "Properties": {
+        "QueueName": {"Fn::Sub": "bank-${BankStage}-webhooks"},
+        "VisibilityTimeout": 180,
+        "MessageRetentionPeriod": 4 * 24 * 3600,
+        "SqsManagedSseEnabled": True,
+    },
+}
+
+
 def tables_template() -> dict:
-    """The tables, named `bank-<BankStage>-<table>`, as a CloudFormation template."""
+    """The tables, named `bank-<BankStage>-<table>`, and the webhook queue, as a CloudFormation template."""
     resources = {}
     for model, base in _BASE_NAMES.items():
         schema = model._get_schema()
@@ -101,6 +115,7 @@ def tables_template() -> dict:
             "UpdateReplacePolicy": "Retain",
             "Properties": properties,
         }
+    resources["WebhookQueue"] = WEBHOOK_QUEUE
     stage = {
         "Type": "String",
         "Default": "prod",
@@ -122,8 +137,9 @@ def package_template() -> dict:
     """The template `make package` has `chalice package` deep-merge into its SAM template: the tables and
 
     - the API function's name, `bank-<BankStage>` (as `chalice deploy` names it), so that its IAM policy
-      can name its own log group; and its stage and table prefix from BankStage, so that it uses the
-      tables of its own stack. BankStage must be the stage packaged: another stage's policy names other
+      can name its own log group; and its stage, table prefix and webhook queue from BankStage, so that it
+      uses the tables of its own stack. The webhook functions likewise (`bank-<BankStage>-<name>`).
+      BankStage must be the stage packaged: another stage's policy names other
       tables, and every call would be denied;
     - API Gateway's own answers in the app's JSON: a path or method without a route is 404
       `{"error": "not found"}` instead of 403 "Missing Authentication Token", and its own 5xx (the
@@ -133,17 +149,25 @@ def package_template() -> dict:
       (aws/serverless-application-model#390, #623).
     """
     template = tables_template()
+    environment = {
+        "Variables": {
+            "BANK_STAGE": {"Ref": "BankStage"},
+            "BANK_TABLE_PREFIX": {"Fn::Sub": "bank-${BankStage}-"},
+            "BANK_WEBHOOK_QUEUE": {"Fn::Sub": "bank-${BankStage}-webhooks"},
+        }
+    }
     template["Resources"] = {
-        API_FUNCTION: {
+        API_FUNCTION: {"Properties": {"FunctionName": {"Fn::Sub": "bank-${BankStage}"}, "Environment": environment}},
+        WEBHOOK_DELIVERY_FUNCTION: {
+            # Its SQS event source names the queue by ARN: without this, CloudFormation could make it first.
+            "DependsOn": ["WebhookQueue"],
             "Properties": {
-                "FunctionName": {"Fn::Sub": "bank-${BankStage}"},
-                "Environment": {
-                    "Variables": {
-                        "BANK_STAGE": {"Ref": "BankStage"},
-                        "BANK_TABLE_PREFIX": {"Fn::Sub": "bank-${BankStage}-"},
-                    }
-                },
-            }
+                "FunctionName": {"Fn::Sub": "bank-${BankStage}-deliver_webhooks"},
+                "Environment": environment,
+            },
+        },
+        WEBHOOK_SWEEP_FUNCTION: {
+            "Properties": {"FunctionName": {"Fn::Sub": "bank-${BankStage}-sweep_webhooks"}, "Environment": environment}
         },
         REST_API: {
             "Properties": {

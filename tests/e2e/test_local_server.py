@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from chalicelib.clock import JST
-from local.demo import DEMO_API_KEY, DEMO_APP_ID, DEMO_CLIENT_PASSWORD, DEMO_MERCHANT_KEY
+from local.demo import DEMO_API_KEY, DEMO_APP_ID, DEMO_CLIENT_PASSWORD, DEMO_MERCHANT_KEY, DEMO_WEBHOOK_SECRET
+from local.webhook_receiver import running
 from tests.support.local_server import launch
 
 pytestmark = pytest.mark.dynamodb_local
@@ -122,3 +123,37 @@ def test_the_card_gateway_of_the_readme_with_the_demo_merchant(server):
         answer = json.loads(response.read())
         assert response.status == 201
     assert answer["transaction_type"] == "CAPTURE" and answer["payment_details"]["card"]["number"] == "424242******4242"
+
+
+def test_the_workers_webhook_reaches_a_verifying_receiver_and_is_retried_after_a_500(server):
+    # The README's try-out: the demo merchant's secret, a receiver that first fails; the local stage's first
+    # retry comes 5 seconds later (BANK_WEBHOOK_RETRY_DELAYS).
+    with running(DEMO_WEBHOOK_SECRET, fail_first=1) as receiver:
+        body = {
+            "amount": 700,
+            "currency": "JPY",
+            "merchant_txn_ref": "e2e-webhook-1",
+            "card": {
+                "number": "5555555555554444",
+                "expiry_month": "12",
+                "expiry_year": "30",
+                "cvc": "123",
+                "name": "J",
+            },
+            "return_url": {"webhook_url": receiver.url},
+        }
+        headers = {"Authorization": f"Basic {DEMO_MERCHANT_KEY}", "x-api-key": DEMO_MERCHANT_KEY}
+        path = "/api/v1/server-to-server-interface"
+        req = urllib.request.Request(f"{server}{path}/payment", data=json.dumps(body).encode(), headers=headers)
+        with urllib.request.urlopen(req, timeout=30) as response:
+            paid = json.loads(response.read())
+        first, second = receiver.wait_for(2, timeout=30)
+    assert first["verified"] and second["verified"], "signed with the merchant's secret"
+    assert (first["status"], second["status"]) == (500, 200)
+    assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
+    assert second["event"]["data"]["transaction_details"]["id"] == paid["transaction_details"]["id"]
+    transaction_id = paid["transaction_details"]["id"]
+    req = urllib.request.Request(f"{server}{path}/transaction/{transaction_id}/webhooks", headers=headers)
+    with urllib.request.urlopen(req, timeout=30) as response:
+        attempts = json.loads(response.read())["attempts"]
+    assert [attempt["status_code"] for attempt in attempts] == [500, 200]

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib import cli
 from chalicelib.clock import JST
-from chalicelib.store.models import Account, ApiClient, App, Branch, Customer, MerchantKey, Posting
+from chalicelib.store.models import Account, ApiClient, App, Branch, Customer, Merchant, MerchantKey, Posting
 
 
 @pytest.fixture
@@ -144,8 +144,14 @@ def test_user_create_with_a_password_gives_a_login(run_cli):
 
 def test_merchant_create_card_issue_and_any_accounts_balance(run_cli):
     code, merchant = run_cli("merchant", "create", "--name", "Tink15 Factory")
-    assert code == 0 and set(merchant) == {"merchant_id", "api_key", "publishable_key"}
+    assert code == 0 and set(merchant) == {"merchant_id", "api_key", "publishable_key", "webhook_secret"}
     assert merchant["api_key"] not in json.dumps([key.attribute_values for key in MerchantKey.scan()], default=str)
+    # The webhook secret, as Standard Webhooks libraries take it, is kept sealed: never in clear.
+    assert merchant["webhook_secret"].startswith("whsec_")
+    stored = json.dumps([item.attribute_values for item in Merchant.scan()], default=str)
+    assert merchant["webhook_secret"] not in stored and merchant["webhook_secret"][6:] not in stored
+    wrong = run_cli("merchant", "create", "--name", "X", "--webhook-url", "ftp://files.example/hook")
+    assert wrong[0] != 0 and "http(s)" in wrong[1]["detail"]
     run_cli("user", "create", "--bank-id", "gail")
     code, card = run_cli("card", "issue", "--bank-id", "gail", "--credit-limit", "50000")
     assert code == 0 and set(card) == {"account_id", "number", "expiry_month", "expiry_year", "cvc"}

@@ -1,8 +1,11 @@
-"""Each stage's IAM policy grants the API function exactly the DynamoDB calls its code makes.
+"""Each stage's IAM policies grant the API function, and the webhook functions, exactly the DynamoDB and SQS
+calls their code makes.
 
 The actions are not listed by hand: a representative workload goes through every route of the app (built
 with the stage's contest switch) on moto while a botocore hook on the shared DynamoDB client records each
-call as the IAM actions it needs on the tables it touches. A transaction needs, per item, the action of
+call as the IAM actions it needs on the tables it touches (and a hook on boto3's SQS clients, the queue). The
+webhook functions (`deliver_webhooks`, `sweep_webhooks`) have their own policy, checked against their own
+workload. A transaction needs, per item, the action of
 that item (Put -> PutItem, Update -> UpdateItem, ...) on that item's table. The policy must grant those
 pairs and no others: the test fails when code starts making a call the policy lacks, and when the policy
 keeps granting one the code no longer makes.
@@ -20,12 +23,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
+import msgspec
 import pytest
 from chalice import Chalice
 from chalice.local import RouteMatcher
 from chalice.test import Client
 
-from chalicelib.api import build_app
+from chalicelib.api import build_app, webhook_jobs
 from chalicelib.services import Services
 from chalicelib.settings import Settings
 from chalicelib.store.models import shared_connection
@@ -49,6 +54,9 @@ TRANSACT_WRITE_ACTIONS = {
     "Delete": "dynamodb:DeleteItem",
     "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
+WEBHOOK_FUNCTIONS = webhook_jobs.FUNCTIONS
+# What Lambda's SQS event source mapping calls with the function's role, which no code of ours makes.
+EVENT_SOURCE_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 DOCUMENT_PATHS = ("/openapi.json", "/docs", "/docs/swagger-ui.css")  # the last for /docs/{asset}
 LOG_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
 
@@ -58,8 +66,11 @@ def stage_settings(stage: str) -> Settings:
     return Settings.from_env(env)
 
 
-def policy(stage: str) -> dict[str, Any]:
-    return json.loads((CHALICE_DIR / CONFIG["stages"][stage]["iam_policy_file"]).read_text())
+def policy(stage: str, function: str | None = None) -> dict[str, Any]:
+    """The policy of the stage's API function, or of one of its other functions."""
+    config = CONFIG["stages"][stage]
+    name = config["lambda_functions"][function]["iam_policy_file"] if function else config["iam_policy_file"]
+    return json.loads((CHALICE_DIR / name).read_text())
 
 
 def _as_list(value: str | list[str]) -> list[str]:
@@ -89,8 +100,8 @@ def _needs(operation: str, params: dict[str, Any]) -> Iterator[tuple[str, str]]:
         yield f"dynamodb:{operation}", params.get("TableName", "*")
 
 
-class DynamoDBCalls:
-    """A botocore `provide-client-params` handler recording (action, base table name) pairs."""
+class AwsCalls:
+    """Botocore `provide-client-params` handlers recording (action, base table or queue name) pairs."""
 
     def __init__(self, table_prefix: str) -> None:
         self.table_prefix = table_prefix
@@ -99,6 +110,24 @@ class DynamoDBCalls:
     def __call__(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
         for action, table in _needs(model.name, params):
             self.grants.add((action, table.removeprefix(self.table_prefix)))
+
+    def sqs(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        queue = params.get("QueueName") or params["QueueUrl"].rsplit("/", 1)[-1]
+        self.grants.add((f"sqs:{model.name}", queue.removeprefix(self.table_prefix)))
+
+    @contextlib.contextmanager
+    def recording(self, services: Services) -> Iterator[None]:
+        """Record the calls of `services` (a fresh function process's) until the block ends."""
+        dynamodb = shared_connection(services.settings.region).client.meta.events
+        dynamodb.register("provide-client-params.dynamodb", self)
+        # The SQS client is made on first use, from boto3's default session: it inherits this handler.
+        boto3.setup_default_session()
+        boto3.DEFAULT_SESSION.events.register("provide-client-params.sqs", self.sqs)
+        try:
+            yield
+        finally:
+            dynamodb.unregister("provide-client-params.dynamodb", self)
+            boto3.DEFAULT_SESSION.events.unregister("provide-client-params.sqs", self.sqs)
 
 
 class Workload:
@@ -264,6 +293,8 @@ def run_gateway_workload(http: Workload, services: Services) -> None:
     assert http.call("POST", f"{path}/payment", over, headers=merchant)[0] == 402
     transaction_id = paid["transaction_details"]["id"]
     assert http.call("GET", f"{path}/transaction/status/{transaction_id}", headers=merchant)[0] == 200
+    assert http.call("GET", f"{path}/transaction/{transaction_id}/webhooks", headers=merchant)[0] == 200
+    WEBHOOK_EVENTS.append(transaction_id)
     assert (
         http.call("POST", f"{path}/refund", {"transactionId": transaction_id, "amount": 100}, headers=merchant)[0]
         == 201
@@ -282,9 +313,29 @@ def run_gateway_workload(http: Workload, services: Services) -> None:
     assert http.call("POST", f"{path}/void", follow, headers=merchant)[0] == 201  # this bank's hold released
 
 
-def exercised_grants(stage: str, clock: Any, tmp_path: Path) -> set[tuple[str, str]]:
+WEBHOOK_EVENTS: list[str] = []  # a transaction whose event the webhook workload delivers
+
+
+def run_webhook_workload(app: Chalice, client: Client, clock: Any) -> None:
+    """The webhook functions: a queued event attempted (and queued again, the merchant's URL refused), a
+    message that came early, one that is not ours; the sweep, with an event overdue."""
+    queue = app.event_sources[0].queue
+    deliver = client.events.generate_sqs_event(message_bodies=[json.dumps({"transaction_id": WEBHOOK_EVENTS[-1]})])
+    client.lambda_.invoke("deliver_webhooks", deliver)
+    client.lambda_.invoke("deliver_webhooks", deliver)  # early: queued again
+    client.lambda_.invoke("deliver_webhooks", client.events.generate_sqs_event(["?"], queue_name=queue))
+    clock.advance(hours=1)
+    client.lambda_.invoke("sweep_webhooks", client.events.generate_cw_event("Scheduled Event", "", {}, []))
+
+
+def exercised_grants(stage: str, clock: Any, tmp_path: Path, function: str | None = None) -> set[tuple[str, str]]:
+    """What the stage's API function (or its webhook functions) calls, as (IAM action, base name) pairs."""
     settings = stage_settings(stage)
     operator = make_services(clock, contest_compat=settings.contest_compat)  # creates the tables
+    # As on AWS: webhooks go through the stage's queue (made by infra/), never to a private address.
+    queue = operator.settings.table_prefix + "webhooks"
+    boto3.client("sqs", region_name=operator.settings.region).create_queue(QueueName=queue)
+    function_settings = msgspec.structs.replace(operator.settings, webhook_queue=queue, webhook_private_targets=False)
     operator.apps.create("IAM test", app_id=APP_ID)
     operator.accounts.open("alice", "Alice")
     operator.accounts.open("bob", "Bob")
@@ -293,43 +344,53 @@ def exercised_grants(stage: str, clock: Any, tmp_path: Path) -> set[tuple[str, s
     operator.clients.create("IAM test", [REDIRECT], api_key=API_KEY, password="pw", password_login=True)
     operator.logins.set_password("alice", "alice-pw")
     operator.logins.set_password("bob", "bob-pw")
-    MERCHANT_KEYS["publishable"] = operator.merchants.create("IAM shop", api_key=MERCHANT_KEY).publishable_key
+    shop = operator.merchants.create("IAM shop", api_key=MERCHANT_KEY, webhook_url="http://127.0.0.1:9/hooks")
+    MERCHANT_KEYS["publishable"] = shop.publishable_key
     issued = operator.issuer.issue("alice", 10_000)
     ISSUED_CARD.update(
         number=issued.number, expiry_month=issued.expiry_month, expiry_year=issued.expiry_year, cvc=issued.cvc
     )
 
     # The function as a fresh Lambda process would run it: its own services, new connections.
-    services = Services(operator.settings, clock=clock, retrier=Retrier(sleep=lambda seconds: None))
-    calls = DynamoDBCalls(services.settings.table_prefix)
-    shared_connection(services.settings.region).client.meta.events.register("provide-client-params.dynamodb", calls)
+    services = Services(function_settings, clock=clock, retrier=Retrier(sleep=lambda seconds: None))
+    calls = AwsCalls(services.settings.table_prefix)
     app = build_app(services)
-    with Client(app, project_dir=str(tmp_path)) as client:
+    with Client(app, project_dir=str(tmp_path)) as client, calls.recording(services):
         http = Workload(client, app)
         run_workload(http, clock, settings.contest_compat, services)
-
     every_route = {(path, method) for path, entries in app.routes.items() for method in entries}
     assert every_route <= http.routes, f"extend run_workload to call {sorted(every_route - http.routes)}"
+    if function is None:
+        return calls.grants
+
+    services = Services(function_settings, clock=clock, retrier=Retrier(sleep=lambda seconds: None))
+    calls = AwsCalls(services.settings.table_prefix)
+    app = build_app(services)
+    assert {source.name for source in app.event_sources} == set(WEBHOOK_FUNCTIONS)
+    with Client(app, project_dir=str(tmp_path)) as client, calls.recording(services):
+        run_webhook_workload(app, client, clock)
     return calls.grants
 
 
 # --- what the policies grant -------------------------------------------------------------------------
 
 
-def dynamodb_grants(stage: str) -> set[tuple[str, str]]:
-    """(action, base table name) pairs the stage's policy allows; fails on any wildcard."""
+def granted(stage: str, function: str | None = None) -> set[tuple[str, str]]:
+    """(action, base table or queue name) pairs a policy allows; fails on any wildcard."""
     table_arn = re.compile(rf"arn:aws:dynamodb:\*:\*:table/bank-{stage}-([a-z_]+(?:/index/[a-z_]+)?)")
+    queue_arn = re.compile(rf"arn:aws:sqs:\*:\*:bank-{stage}-([a-z_]+)")
     grants = set()
-    for statement in policy(stage)["Statement"]:
+    for statement in policy(stage, function)["Statement"]:
         actions = _as_list(statement["Action"])
         if set(actions) <= LOG_ACTIONS:
             continue
         assert statement["Effect"] == "Allow" and set(statement) <= {"Sid", "Effect", "Action", "Resource"}
         for action in actions:
-            assert re.fullmatch(r"dynamodb:[A-Za-z]+", action), action
+            assert re.fullmatch(r"(dynamodb|sqs):[A-Za-z]+", action), action
+            arn = table_arn if action.startswith("dynamodb:") else queue_arn
             for resource in _as_list(statement["Resource"]):
-                match = table_arn.fullmatch(resource)
-                assert match, f"{resource} is not one table of stage {stage}"
+                match = arn.fullmatch(resource)
+                assert match, f"{resource} is not one table or queue of stage {stage}"
                 grants.add((action, match.group(1)))
     return grants
 
@@ -337,20 +398,37 @@ def dynamodb_grants(stage: str) -> set[tuple[str, str]]:
 @pytest.mark.parametrize("stage", AWS_STAGES)
 def test_policy_grants_exactly_what_the_code_calls(stage, moto_db, clock, tmp_path):
     needed = exercised_grants(stage, clock, tmp_path)
-    granted = dynamodb_grants(stage)
-    assert not needed - granted, f"policy-{stage}.json lacks {sorted(needed - granted)}"
-    assert not granted - needed, f"policy-{stage}.json grants what no code calls: {sorted(granted - needed)}"
+    allowed = granted(stage)
+    assert not needed - allowed, f"policy-{stage}.json lacks {sorted(needed - allowed)}"
+    assert not allowed - needed, f"policy-{stage}.json grants what no code calls: {sorted(allowed - needed)}"
 
 
 @pytest.mark.parametrize("stage", AWS_STAGES)
-def test_logs_go_to_the_functions_own_log_group_only(stage):
-    # `chalice deploy` names the API function <app>-<stage>; infra/template.json names it the same. In IAM
-    # a log group's ARN ends in ":*" (which also covers its streams).
-    log_group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{CONFIG['app_name']}-{stage}:*"
-    (statement,) = [s for s in policy(stage)["Statement"] if set(_as_list(s["Action"])) <= LOG_ACTIONS]
+def test_the_webhook_functions_policy_grants_exactly_what_they_call(stage, moto_db, clock, tmp_path):
+    config = CONFIG["stages"][stage]["lambda_functions"]
+    assert {config[name]["iam_policy_file"] for name in WEBHOOK_FUNCTIONS} == {f"policy-{stage}-webhooks.json"}
+    needed = exercised_grants(stage, clock, tmp_path, function="webhooks")
+    needed |= {(action, "webhooks") for action in EVENT_SOURCE_ACTIONS}
+    allowed = granted(stage, WEBHOOK_FUNCTIONS[0])
+    assert not needed - allowed, f"policy-{stage}-webhooks.json lacks {sorted(needed - allowed)}"
+    assert not allowed - needed, f"policy-{stage}-webhooks.json grants what no code calls: {sorted(allowed - needed)}"
+
+
+@pytest.mark.parametrize("stage", AWS_STAGES)
+@pytest.mark.parametrize("function", (None, *WEBHOOK_FUNCTIONS))
+def test_logs_go_to_the_functions_own_log_groups_only(stage, function):
+    # `chalice deploy` names the API function <app>-<stage> (infra/template.json names it the same) and the
+    # others <app>-<stage>-<name>. In IAM a log group's ARN ends in ":*" (which also covers its streams).
+    names = (
+        [f"{CONFIG['app_name']}-{stage}"]
+        if function is None
+        else [f"{CONFIG['app_name']}-{stage}-{n}" for n in WEBHOOK_FUNCTIONS]
+    )
+    log_groups = [f"arn:aws:logs:*:*:log-group:/aws/lambda/{name}:*" for name in names]
+    (statement,) = [s for s in policy(stage, function)["Statement"] if set(_as_list(s["Action"])) <= LOG_ACTIONS]
     assert statement["Effect"] == "Allow" and set(statement) <= {"Sid", "Effect", "Action", "Resource"}
     assert set(_as_list(statement["Action"])) == LOG_ACTIONS
-    assert _as_list(statement["Resource"]) == [log_group]
+    assert _as_list(statement["Resource"]) == log_groups
 
 
 @pytest.mark.parametrize("stage", AWS_STAGES)
@@ -361,7 +439,8 @@ def test_stage_names_its_own_tables_and_policy(stage):
     assert CONFIG["stages"][stage]["iam_policy_file"] == f"policy-{stage}.json"
     resources = tables_template()["Resources"].values()
     tables = {r["Properties"]["TableName"]["Fn::Sub"] for r in resources if r["Type"] == "AWS::DynamoDB::Table"}
-    assert {f"bank-${{BankStage}}-{table.split('/')[0]}" for _, table in dynamodb_grants(stage)} <= tables
+    grants = granted(stage) | granted(stage, WEBHOOK_FUNCTIONS[0])
+    assert {f"bank-${{BankStage}}-{table.split('/')[0]}" for action, table in grants if "dynamodb" in action} <= tables
 
 
 def test_prod_has_the_contest_switch_off():

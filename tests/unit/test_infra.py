@@ -23,7 +23,8 @@ def test_infra_is_generated_from_the_models(path, generate):
 
 
 def test_every_model_has_a_durable_on_demand_table():
-    resources = json.loads(TABLES.read_text())["Resources"]
+    every = json.loads(TABLES.read_text())["Resources"]
+    resources = {name: r for name, r in every.items() if r["Type"] == "AWS::DynamoDB::Table"}
     assert len(resources) == len(ALL_MODELS)
     for model in ALL_MODELS:
         name = model.Meta.table_name.split("-")[-1]
@@ -40,6 +41,18 @@ def test_every_model_has_a_durable_on_demand_table():
         assert props["SSESpecification"] == {"SSEEnabled": True}
         assert props["DeletionProtectionEnabled"] is True
         assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
+def test_the_webhook_queue_is_the_stages_and_outlasts_its_function():
+    (queue,) = [r for r in json.loads(TABLES.read_text())["Resources"].values() if r["Type"] == "AWS::SQS::Queue"]
+    properties = queue["Properties"]
+    # The name the stage's functions are configured with, and the SQS event source's queue.
+    assert properties["QueueName"] == {"Fn::Sub": "bank-${BankStage}-webhooks"}
+    for stage in AWS_STAGES:
+        config = CONFIG["stages"][stage]
+        assert config["environment_variables"]["BANK_WEBHOOK_QUEUE"] == f"bank-{stage}-webhooks"
+        assert properties["VisibilityTimeout"] >= 6 * config["lambda_functions"]["deliver_webhooks"]["lambda_timeout"]
+    assert properties["SqsManagedSseEnabled"] is True
 
 
 def test_holds_expire_through_ttl_on_purge_at():
@@ -62,11 +75,19 @@ def test_packaged_template_holds_the_tables_and_points_the_function_at_them():
     tables = json.loads(TABLES.read_text())
     package = json.loads(PACKAGE.read_text())
     assert tables["Resources"].items() <= package["Resources"].items()
-    function = package["Resources"]["APIHandler"]["Properties"]
-    # The names `chalice deploy` uses too (function <app>-<stage>, tables <prefix><table>), per stage.
-    assert function["FunctionName"] == {"Fn::Sub": CONFIG["app_name"] + "-${BankStage}"}
-    variables = function["Environment"]["Variables"]
-    assert variables == {"BANK_STAGE": {"Ref": "BankStage"}, "BANK_TABLE_PREFIX": {"Fn::Sub": "bank-${BankStage}-"}}
+    # The names `chalice deploy` uses too (functions <app>-<stage>[-<name>], tables <prefix><table>), per stage.
+    for logical_id, suffix in (
+        ("APIHandler", ""),
+        ("DeliverWebhooks", "-deliver_webhooks"),
+        ("SweepWebhooks", "-sweep_webhooks"),
+    ):
+        function = package["Resources"][logical_id]["Properties"]
+        assert function["FunctionName"] == {"Fn::Sub": CONFIG["app_name"] + "-${BankStage}" + suffix}
+        assert function["Environment"]["Variables"] == {
+            "BANK_STAGE": {"Ref": "BankStage"},
+            "BANK_TABLE_PREFIX": {"Fn::Sub": "bank-${BankStage}-"},
+            "BANK_WEBHOOK_QUEUE": {"Fn::Sub": "bank-${BankStage}-webhooks"},
+        }
     for stage in AWS_STAGES:
         assert CONFIG["stages"][stage]["environment_variables"]["BANK_TABLE_PREFIX"] == f"bank-{stage}-"
 

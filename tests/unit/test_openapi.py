@@ -13,7 +13,7 @@ import pytest
 import schemathesis
 from chalice.test import Client
 
-from chalicelib.api import build_app, docs
+from chalicelib.api import build_app, docs, gateway
 from chalicelib.api.http import is_text
 from tests.conftest import make_services
 
@@ -29,7 +29,7 @@ GATEWAY_POSTS = {
     (f"{GATEWAY_PREFIX}/{name}", "POST") for name in ("payment", "authorization", "capture", "refund", "void")
 }
 CARD_TOKENS = ("/api/v1/tokens", "POST")
-GATEWAY = {*GATEWAY_POSTS, (f"{GATEWAY_PREFIX}/transaction/status/{{transactionId}}", "GET"), CARD_TOKENS}
+GATEWAY = {(operation.path, operation.method) for operation in gateway.OPERATIONS}
 
 
 @pytest.fixture(scope="module")

@@ -59,8 +59,10 @@ def test_cfn_lint_passes(packaged):
 
 def test_the_tables_are_in_the_stack(template):
     resources = template["Resources"]
-    for logical_id, table in tables_template()["Resources"].items():
-        assert resources[logical_id] == table
+    for logical_id, resource in tables_template()["Resources"].items():
+        assert resources[logical_id] == resource  # the tables, and the webhook queue
+        if resource["Type"] != "AWS::DynamoDB::Table":
+            continue
         props = resources[logical_id]["Properties"]
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -91,9 +93,17 @@ def test_api_gateway_answers_json_for_paths_without_a_route(template):
     }
 
 
+ENVIRONMENT = {
+    "BANK_STAGE": {"Ref": "BankStage"},
+    "BANK_TABLE_PREFIX": {"Fn::Sub": "bank-${BankStage}-"},
+    "BANK_WEBHOOK_QUEUE": {"Fn::Sub": "bank-${BankStage}-webhooks"},
+    "BANK_CONTEST_COMPAT": "0",
+}
+
+
 def test_the_api_function(template):
     functions = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
-    assert list(functions) == ["APIHandler"]
+    assert sorted(functions) == ["APIHandler", "DeliverWebhooks", "SweepWebhooks"]
     props = functions["APIHandler"]["Properties"]
     # Chalice deploys on the Python it runs on.
     assert props["Runtime"] == f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -102,23 +112,52 @@ def test_the_api_function(template):
     # Below API Gateway's 29 s integration timeout: the function answers (or stops) before the gateway gives up.
     assert props["Timeout"] == PROD["lambda_timeout"] < 29
     assert props["FunctionName"] == {"Fn::Sub": "bank-${BankStage}"}
-    assert props["Environment"]["Variables"] == {
-        "BANK_STAGE": {"Ref": "BankStage"},
-        "BANK_TABLE_PREFIX": {"Fn::Sub": "bank-${BankStage}-"},
-        "BANK_CONTEST_COMPAT": "0",
-    }
+    assert props["Environment"]["Variables"] == ENVIRONMENT
 
 
-def test_the_api_functions_role_carries_the_prod_policy(template):
+def test_the_webhook_functions(template):
+    resources = template["Resources"]
+    for logical_id, name in (("DeliverWebhooks", "deliver_webhooks"), ("SweepWebhooks", "sweep_webhooks")):
+        props = resources[logical_id]["Properties"]
+        # Lambda imports app.py and calls this name of it: it must be there, on the stage packaged.
+        assert props["Handler"] == f"app.{name}"
+        assert props["FunctionName"] == {"Fn::Sub": f"bank-${{BankStage}}-{name}"}
+        assert props["Environment"]["Variables"] == ENVIRONMENT
+        assert props["Timeout"] == PROD["lambda_functions"][name]["lambda_timeout"]
+    (source,) = resources["DeliverWebhooks"]["Properties"]["Events"].values()
+    queue_arn = "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:bank-prod-webhooks"
+    assert source["Type"] == "SQS" and source["Properties"]["Queue"] == {"Fn::Sub": queue_arn}
+    assert resources["DeliverWebhooks"]["DependsOn"] == ["WebhookQueue"]
+    assert source["Properties"]["BatchSize"] == 1
+    (schedule,) = resources["SweepWebhooks"]["Properties"]["Events"].values()
+    assert schedule["Type"] == "Schedule"
+    assert resources["WebhookQueue"]["Properties"]["QueueName"] == {"Fn::Sub": "bank-${BankStage}-webhooks"}
+
+
+def test_every_function_exists_in_app_py_on_the_packaged_stage(monkeypatch):
+    import importlib
+
+    monkeypatch.setenv("BANK_WEBHOOK_QUEUE", "bank-prod-webhooks")
+    module = importlib.reload(importlib.import_module("app"))
+    assert callable(module.deliver_webhooks) and callable(module.sweep_webhooks)
+
+
+@pytest.mark.parametrize(
+    ("function", "role", "policy_file"),
+    [
+        ("APIHandler", "ApiHandlerRole", PROD["iam_policy_file"]),
+        ("DeliverWebhooks", "DeliverWebhooksRole", PROD["lambda_functions"]["deliver_webhooks"]["iam_policy_file"]),
+        ("SweepWebhooks", "SweepWebhooksRole", PROD["lambda_functions"]["sweep_webhooks"]["iam_policy_file"]),
+    ],
+)
+def test_each_functions_role_carries_its_prod_policy(template, function, role, policy_file):
     roles = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
     # With autogen_policy false, Chalice makes one role per function, named after it (no DefaultRole).
-    assert list(roles) == ["ApiHandlerRole"]
-    assert template["Resources"]["APIHandler"]["Properties"]["Role"] == {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}
-    policy = json.loads((ROOT / ".chalice" / PROD["iam_policy_file"]).read_text())
-    assert roles["ApiHandlerRole"]["Properties"]["Policies"] == [
-        {"PolicyName": "ApiHandlerRolePolicy", "PolicyDocument": policy}
-    ]
-    assert roles["ApiHandlerRole"]["Properties"].keys() == {"AssumeRolePolicyDocument", "Policies"}
+    assert sorted(roles) == ["ApiHandlerRole", "DeliverWebhooksRole", "SweepWebhooksRole"]
+    assert template["Resources"][function]["Properties"]["Role"] == {"Fn::GetAtt": [role, "Arn"]}
+    policy = json.loads((ROOT / ".chalice" / policy_file).read_text())
+    assert roles[role]["Properties"]["Policies"] == [{"PolicyName": f"{role}Policy", "PolicyDocument": policy}]
+    assert roles[role]["Properties"].keys() == {"AssumeRolePolicyDocument", "Policies"}
 
 
 def test_the_deployment_package(packaged):

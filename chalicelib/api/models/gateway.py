@@ -193,3 +193,22 @@ class GatewayError(Struct, forbid_unknown_fields=True, omit_defaults=True):
     gateway_response: GatewayResponse
     payment_details: DeclineDetails | None = None
     errors: list[FieldError] | None = None
+
+
+class WebhookAttempt(Struct, forbid_unknown_fields=True):
+    event_id: Annotated[str, Meta(description="The `webhook-id` header: the same on every attempt of an event.")]
+    event_type: Annotated[
+        str,
+        Meta(description="`transaction.capture`, `transaction.pre_auth`, `transaction.refund` or `transaction.void`."),
+    ]
+    attempted_at: Annotated[str, Meta(description="When the attempt was made (UTC).")]
+    status_code: Annotated[
+        int | None, Meta(description="The merchant's HTTP status; null: no answer (timeout, refused address...).")
+    ]
+    next_attempt_at: Annotated[
+        str | None, Meta(description="When the next attempt is due; null: delivered (2xx), or the last attempt.")
+    ]
+
+
+class WebhookAttempts(Struct, forbid_unknown_fields=True):
+    attempts: Annotated[list[WebhookAttempt], Meta(description="Oldest first; empty before the first attempt.")]
