@@ -136,6 +136,15 @@ class Merchants:
         self.cache.put(cache_key, identity)
         return identity
 
+    def identity(self, merchant_id: str) -> MerchantIdentity:
+        """A merchant by its id (a payment made on its behalf, with no key to authenticate: a 3-D Secure
+        challenge's); UnknownMerchant if there is none."""
+        try:
+            merchant = self.retrier.run(lambda: Merchant.get(merchant_id))
+        except Merchant.DoesNotExist:
+            raise UnknownMerchant() from None
+        return MerchantIdentity(merchant.merchant_id, merchant.name, int(merchant.shards), merchant.webhook_url)
+
     def balance(self, merchant_id: str) -> int:
         """What the merchant has been paid: the sum of its shards."""
         keys = [f"merchant-{merchant_id}-{shard}" for shard in range(SHARDS)]
