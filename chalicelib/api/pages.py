@@ -37,11 +37,8 @@ def environment() -> Any:
 
 def security_headers(nonce: str, *redirects: str | None) -> dict[str, str]:
     # A form's redirect counts as form navigation: the origins it may go to must be allowed as form actions.
-    actions = "'self'"
-    for redirect in dict.fromkeys(redirects):
-        if redirect:
-            parts = urlsplit(redirect)
-            actions += f" {parts.scheme}://{parts.netloc}"
+    origins = {f"{parts.scheme}://{parts.netloc}": None for parts in map(urlsplit, filter(None, redirects))}
+    actions = " ".join(("'self'", *origins))
     return {
         "Content-Type": "text/html; charset=utf-8",
         "Cache-Control": "no-store",
