@@ -13,6 +13,7 @@ from chalice.test import Client
 
 from chalicelib.api import build_app
 from chalicelib.api.challenge_page import CSRF_COOKIE, with_query
+from chalicelib.cards.challenges import ChallengeFinished
 from chalicelib.store.models import CardToken, CardTransaction, ThreeDSChallenge
 from tests.conftest import make_services
 
@@ -356,3 +357,47 @@ def test_basic_credentials_in_base64_work_on_v2_too(client, merchant):
     )
     assert response.status_code == 200
     assert json.loads(response.body)["url"].startswith("http://localhost/3ds/challenge/")  # no Host: localhost
+
+
+def test_a_fail_that_wins_a_race_with_complete_leaves_nothing_paid(client, bank, merchant, monkeypatch):
+    """Complete reads the challenge pending; a fail lands before its payment's transaction: the transaction's
+    condition on the challenge refuses the payment, and its retry sees the challenge failed."""
+    url = started(client, merchant)
+    challenge_id = url.rsplit("/", 1)[1]
+    challenges = bank.challenges
+    real_pending = type(challenges).pending
+    raced = []
+
+    def pending_then_failed(self, challenge_id):
+        item = real_pending(self, challenge_id)
+        if not raced:
+            raced.append(True)
+            challenges.fail(challenge_id)  # the other tab's submit, between our read and our write
+        return item
+
+    monkeypatch.setattr(type(challenges), "pending", pending_then_failed)
+    with pytest.raises(ChallengeFinished) as finished:
+        challenges.complete(challenge_id)
+    assert finished.value.challenge.status == "failed"
+    assert nothing_paid(bank, merchant)
+
+
+def test_two_completes_pay_once(client, bank, merchant, monkeypatch):
+    url = started(client, merchant)
+    challenge_id = url.rsplit("/", 1)[1]
+    challenges = bank.challenges
+    real_pending = type(challenges).pending
+    first = []
+
+    def pending_then_completed(self, challenge_id):
+        item = real_pending(self, challenge_id)
+        if not first:
+            first.append(None)
+            first[0] = challenges.complete(challenge_id)  # the other submit wins
+        return item
+
+    monkeypatch.setattr(type(challenges), "pending", pending_then_completed)
+    with pytest.raises(ChallengeFinished):
+        challenges.complete(challenge_id)
+    assert first[0].status == "completed"
+    assert bank.merchants.balance(merchant.identity.merchant_id) == 1500 and CardTransaction.count() == 1
