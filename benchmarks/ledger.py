@@ -858,8 +858,9 @@ def card_gateway(services, port: int, seconds: float, threads: int) -> None:
     key = hot.api_key
     refs = itertools.count()
 
-    def paid(path: str, card_body: dict) -> str:
+    def paid(path: str, card_body: dict, extra: dict | None = None) -> str:
         body = {"amount": 100, "currency": "JPY", "card": card_body, "merchant_txn_ref": f"op-{next(refs)}"}
+        body.update(extra or {})
         status, answer = gateway_request(connection, key, f"{GATEWAY}/{path}", body)
         assert status == 201, answer
         return answer["transaction_details"]["id"]
@@ -887,6 +888,18 @@ def card_gateway(services, port: int, seconds: float, threads: int) -> None:
         status_path = f"{GATEWAY}/transaction/status/{voided['transactionId']}"
         rows["transaction/status"] = recorder.measure(
             lambda: gateway_request(connection, key, status_path, {}, method="GET")
+        )
+        challenge = {"amount": 100, "currency": "JPY", "card": {**TEST_CARD, "number": "4000002500003155"}}
+        rows["paymentv2, a 3-D Secure card"] = recorder.measure(
+            lambda: gateway_request(connection, key, f"{GATEWAY}/paymentv2", {**challenge, "merchant_txn_ref": "v2"})
+        )
+        hook = {"return_url": {"webhook_url": "http://127.0.0.1:9/hooks"}}
+        hooked: list[str] = []
+        rows["payment with a webhook URL"] = recorder.measure(lambda: hooked.append(paid("payment", TEST_CARD, hook)))
+        rows["one webhook attempt (worker)"] = recorder.measure(lambda: services.webhooks.deliver(hooked[0]))
+        webhooks_path = f"{GATEWAY}/transaction/{hooked[0]}/webhooks"
+        rows["transaction/{id}/webhooks"] = recorder.measure(
+            lambda: gateway_request(connection, key, webhooks_path, {}, method="GET")
         )
     connection.close()
     say("\n7. The card gateway over HTTP: DynamoDB calls and consumed capacity of one call each (warm)")

@@ -8,6 +8,7 @@ from chalicelib.auth.apps import AppRegistry
 from chalicelib.auth.clients import Clients
 from chalicelib.auth.logins import Logins
 from chalicelib.auth.tokens import Tokens
+from chalicelib.cards.challenges import Challenges
 from chalicelib.cards.idempotency import Idempotency
 from chalicelib.cards.issuer import Issuer
 from chalicelib.cards.merchants import Merchants
@@ -62,6 +63,9 @@ class Services:
         )
         self.payments = Payments(self.clock, self.ids, self.retrier, self.issuer, self.card_tokens, self.webhooks)
         self.idempotency = Idempotency(self.clock, self.retrier)
+        self.challenges = Challenges(
+            self.clock, self.retrier, self.payments, self.card_tokens, self.merchants, self.settings.card_key
+        )
 
     @classmethod
     def from_env(cls) -> Services:

@@ -122,6 +122,7 @@ Bank local server (stage {STAGE})
                    then pay with "return_url": {{"webhook_url": "http://127.0.0.1:9000/webhooks"}}
   Demo cards     4242424242424242 (any future expiry, any 3-digit CVC) approves; alice's card of this bank
                    {card.number} {card.expiry_month}/{card.expiry_year} CVC {card.cvc} (credit line 200000 yen)
+                   4000002500003155 asks for 3-D Secure on paymentv2 (open its redirect_url in a browser)
   API docs       http://127.0.0.1:{port}/docs
   Operator CLI   .venv/bin/python -m chalicelib.cli balance --bank-id alice
 """,

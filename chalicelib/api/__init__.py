@@ -6,6 +6,7 @@ from chalice import Chalice
 
 from chalicelib.api import (
     bank,
+    challenge_page,
     docs,
     fallback,
     gateway,
@@ -29,12 +30,15 @@ def build_app(services: Services) -> Chalice:
     # The bank common API's paths answer the framework's errors in its own shape.
     bank_paths = {operation.path for operation in (*bank.OPERATIONS, *login_page.OPERATIONS)}
     shapes = dict.fromkeys(bank_paths, bank.framework_error)
-    shapes.update({operation.path: gateway.framework_error for operation in gateway.OPERATIONS})
+    # The challenge page is the gateway's: its framework errors (405, 500) are in the gateway's shape.
+    gateway_paths = {operation.path for operation in (*gateway.OPERATIONS, *challenge_page.OPERATIONS)}
+    shapes.update(dict.fromkeys(gateway_paths, gateway.framework_error))
     app.register_blueprint(fallback.blueprint(shapes))
     app.register_blueprint(isubank.blueprint(services))
     app.register_blueprint(bank.blueprint(services))
     app.register_blueprint(login_page.blueprint(services))
     app.register_blueprint(gateway.blueprint(services))
+    app.register_blueprint(challenge_page.blueprint(services))
     app.register_blueprint(docs.blueprint())
     if services.settings.webhook_queue:  # on AWS; the local server's worker does the same job
         app.register_blueprint(webhook_jobs.blueprint(services))

@@ -31,6 +31,14 @@ class ApiError(Struct, frozen=True):
         return ApiError(self.status, self.message, None, description, self.headers)
 
 
+class Answer(Struct, frozen=True):
+    """A success an operation may give instead of its usual one (`Operation.other_ok`)."""
+
+    status: int
+    description: str
+    body: type  # its JSON body's model
+
+
 class Operation(Struct, frozen=True):
     method: str
     path: str
@@ -51,6 +59,7 @@ class Operation(Struct, frozen=True):
     ok_media: tuple[str, ...] = ("application/json",)  # the success's content types, one per kind of answer
     ok_status: int = 200
     ok_headers: tuple[str, ...] = ()  # names in the document's components.headers, besides X-Request-Id
+    other_ok: tuple[Answer, ...] = ()  # other successes, each with its own status and JSON body
     error_body: type[msgspec.Struct] | None = None  # the API's error model; None: `{"error": ...}`
     error_media: str = "application/json"  # text/html: the errors are pages
     request_media: str = "application/json"

@@ -1,5 +1,6 @@
 """The card gateway, server to server: `POST /api/v1/server-to-server-interface/payment` (purchase v1:
-authorise and capture at once) and `GET .../transaction/status/{transactionId}`.
+authorise and capture at once), `POST .../paymentv2` (the same, or a 3-D Secure challenge first: see
+`cards/challenges.py` and `api/challenge_page.py`), and `GET .../transaction/status/{transactionId}`.
 
 The README's "Card gateway" section is the reference. Merchants authenticate with `Authorization: Basic
 <api key>` (the key as written, or HTTP Basic's base64 of `<api key>:`) and `x-api-key: <api key>`, both
@@ -21,7 +22,8 @@ from typing import Any, TypeVar
 import msgspec
 from chalice import Blueprint, Response
 
-from chalicelib.api.contract import ApiError, Operation
+from chalicelib.api import pages
+from chalicelib.api.contract import Answer, ApiError, Operation
 from chalicelib.api.http import MAX_BODY_BYTES, MalformedRequest, bearer_credential, is_text, json_response
 from chalicelib.api.models.gateway import (
     CaptureRequest,
@@ -34,6 +36,8 @@ from chalicelib.api.models.gateway import (
     GatewayResponse,
     PaymentRequest,
     PaymentResponse,
+    ReturnUrl,
+    ThreeDSRedirect,
     TokenCard,
     TransactionPath,
     VoidRequest,
@@ -69,7 +73,7 @@ from chalicelib.cards.idempotency import (
     request_hash,
 )
 from chalicelib.cards.merchants import PUBLISHABLE, MerchantIdentity
-from chalicelib.cards.network import VISA_APPROVED
+from chalicelib.cards.network import THREE_D_SECURE_CARD, VISA_APPROVED
 from chalicelib.cards.payments import CardDetails, Purchase
 from chalicelib.cards.tokens import StoredCardUnknown, TokenRefused
 from chalicelib.cards.webhook_delivery import check_url
@@ -175,7 +179,8 @@ def answer(status: int, handler: Callable[[], Any]) -> Callable[[], Response]:
     @functools.wraps(handler)
     def route(*args: Any, **kwargs: Any) -> Response:
         try:
-            return json_response(status, handler(*args, **kwargs))
+            result = handler(*args, **kwargs)
+            return result if isinstance(result, Response) else json_response(status, result)
         except MalformedRequest:
             return error_response(MALFORMED, "Malformed request body.")
         except UnknownMerchant:
@@ -266,6 +271,56 @@ PAYMENT = Operation(
     ),
 )
 PAYMENT_ERRORS = PAYMENT.errors
+PAYMENT_V2 = Operation(
+    "POST",
+    f"{PREFIX}/paymentv2",
+    "purchaseV2",
+    TAG,
+    summary="Purchase v2: a purchase, or first a 3-D Secure challenge",
+    description="Purchase v1's request, checks and answer (201, `transaction_type: CAPTURE`), but for a card that"
+    " asks for 3-D Secure (the network's test card 4000002500003155, as `card`, `card_token` or stored card;"
+    " never a card of this bank): then nothing is paid yet and the answer is 200 `{url, redirect_url, statusCode:"
+    " 200, success: true}`. Send the shopper's browser to `redirect_url` (`url` names the same page), the"
+    " challenge page of this bank, live 15 minutes: completing it pays (once), and the browser goes on with a 303"
+    " to `return_url.success_url` with `transaction_id` and `merchant_txn_ref` added to its query; failing it"
+    " pays nothing and goes to `return_url.decline_url` with `merchant_txn_ref` (without them: a result page of"
+    " this bank). A `card_token` is spent by the challenge's start." + IDEMPOTENT,
+    request=PaymentRequest,
+    request_examples={
+        "threeDSecure": (
+            "The test card that asks for 3-D Secure",
+            {
+                "amount": "1000",
+                "currency": "JPY",
+                "card": {
+                    "number": THREE_D_SECURE_CARD,
+                    "expiry_month": "12",
+                    "expiry_year": "30",
+                    "cvc": "123",
+                    "name": "John Doe",
+                },
+                "merchant_txn_ref": "order-1002",
+                "return_url": {
+                    "success_url": "https://shop.example/paid",
+                    "decline_url": "https://shop.example/declined",
+                },
+            },
+        )
+    },
+    security=("basicAuth", "apiKey"),
+    ok="Paid at once (a card that asks for no challenge): the transaction, `transaction_type: CAPTURE`.",
+    ok_status=201,
+    ok_body=PaymentResponse,
+    other_ok=(
+        Answer(
+            200,
+            "A 3-D Secure challenge: nothing paid yet; send the shopper's browser to `redirect_url`.",
+            ThreeDSRedirect,
+        ),
+    ),
+    error_body=GatewayError,
+    errors=PAYMENT_ERRORS,
+)
 AUTHORIZATION = Operation(
     "POST",
     f"{PREFIX}/authorization",
@@ -411,7 +466,7 @@ WEBHOOKS = Operation(
     error_body=GatewayError,
     errors=(UNAUTHORIZED, NOT_FOUND, *COMMON_ERRORS),
 )
-OPERATIONS = (PAYMENT, AUTHORIZATION, CAPTURE, REFUND, VOID, STATUS, WEBHOOKS, TOKENS)
+OPERATIONS = (PAYMENT, PAYMENT_V2, AUTHORIZATION, CAPTURE, REFUND, VOID, STATUS, WEBHOOKS, TOKENS)
 
 
 def merchant_key(request: Any) -> str:
@@ -550,14 +605,31 @@ def blueprint(services: Services) -> Blueprint:
             raise Invalid("merchant_id", "not the merchant of these credentials")
         return caller, body
 
+    def purchase(v2: bool) -> dict[str, Any] | Response:
+        """Purchase v1, or v2: the same, unless the card asks for a 3-D Secure challenge first."""
+        caller, body = request(PaymentRequest)
+        purchase = _purchase(body)
+        if v2:
+            urls = body.return_url or ReturnUrl()
+            challenge_id = services.challenges.begin(caller, purchase, urls.success_url, urls.decline_url)
+            if challenge_id is not None:
+                page = pages.absolute_url(bp.current_request, pages.CHALLENGE_PATH.format(challengeId=challenge_id))
+                return json_response(200, ThreeDSRedirect(url=page, redirect_url=page, statusCode=200, success=True))
+        result = services.payments.purchase(caller, purchase)
+        count("Purchases")
+        return result
+
     @PAYMENT.route(bp)
     @idempotent
     @functools.partial(answer, 201)
-    def payment() -> dict[str, Any]:
-        caller, body = request(PaymentRequest)
-        result = services.payments.purchase(caller, _purchase(body))
-        count("Purchases")
-        return result
+    def payment() -> dict[str, Any] | Response:
+        return purchase(v2=False)
+
+    @PAYMENT_V2.route(bp)
+    @idempotent
+    @functools.partial(answer, 201)
+    def payment_v2() -> dict[str, Any] | Response:
+        return purchase(v2=True)
 
     @AUTHORIZATION.route(bp)
     @idempotent

@@ -13,10 +13,7 @@ Content-Security-Policy (RFC 9700 section 4.16), `X-Frame-Options: DENY` and `Re
 
 from __future__ import annotations
 
-import functools
-import hmac
 import secrets
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -24,6 +21,7 @@ import msgspec
 from chalice import Blueprint, Response
 from msgspec import Meta, Struct
 
+from chalicelib.api import pages
 from chalicelib.api.bank import METHOD_NOT_ALLOWED, SERVER_ERROR
 from chalicelib.api.contract import ApiError, Operation
 from chalicelib.api.http import MAX_BODY_BYTES, MalformedRequest
@@ -34,7 +32,6 @@ from chalicelib.auth.logins import LoginRequest
 from chalicelib.observability import count, logger
 from chalicelib.services import Services
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 CSRF_COOKIE = "__Host-bank-login-csrf"
 FORM_PATH = "/auth/login/form"
 GRANT_LABELS = {"read": "口座情報・取引明細の参照", "write": "お取引の実行"}
@@ -149,40 +146,6 @@ LOGIN_FORM = Operation(
 OPERATIONS = (LOGIN_PAGE, LOGIN_FORM)
 
 
-@functools.cache
-def _environment() -> Any:
-    # Built on first use: importing jinja2 and reading templates would cost every cold start.
-    import jinja2
-
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
-    )
-
-
-def _security_headers(nonce: str, redirect_uri: str | None = None) -> dict[str, str]:
-    # A form's redirect counts as form navigation: the app's origin must be allowed as a form action.
-    actions = "'self'"
-    if redirect_uri:
-        parts = urlsplit(redirect_uri)
-        actions += f" {parts.scheme}://{parts.netloc}"
-    return {
-        "Content-Type": "text/html; charset=utf-8",
-        "Cache-Control": "no-store",
-        "Content-Security-Policy": f"default-src 'none'; style-src 'nonce-{nonce}'; form-action {actions};"
-        " frame-ancestors 'none'; base-uri 'none'",
-        "X-Frame-Options": "DENY",
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-    }
-
-
-def _stage_prefix(request: Any) -> str:
-    """`/api` when API Gateway serves the app under its stage's path, else "" (the local server)."""
-    context = request.context or {}
-    path, route = context.get("path") or "", context.get("resourcePath") or ""
-    return path[: -len(route)] if route and path.endswith(route) else ""
-
-
 def _back_to_app(redirect_uri: str, auth_token: str, state: str | None) -> str:
     query = {"auth_token": auth_token}
     if state is not None:
@@ -207,9 +170,7 @@ def blueprint(services: Services) -> Blueprint:
     bank_name = services.settings.bank_name
 
     def render(template: str, status: int, app_redirect: str | None = None, **values: Any) -> Response:
-        nonce = secrets.token_urlsafe(16)
-        body = _environment().get_template(template).render(bank_name=bank_name, nonce=nonce, **values)
-        return Response(body=body, status_code=status, headers=_security_headers(nonce, app_redirect))
+        return pages.render(template, status, bank_name, (app_redirect,), **values)
 
     def error_page(status: int, code: str) -> Response:
         return render("login_error.html", status, message=MESSAGES[code], code=code)
@@ -222,7 +183,7 @@ def blueprint(services: Services) -> Blueprint:
             request.redirect_uri,
             client_name=request.client.name,
             grants=[{"name": name, "label": GRANT_LABELS[name]} for name in sorted(request.grants)],
-            action=_stage_prefix(bp.current_request) + FORM_PATH,
+            action=pages.stage_prefix(bp.current_request) + FORM_PATH,
             api_key=request.client.api_key,
             redirect_uri=request.redirect_uri,
             grants_param=form.get("grants") or "",
@@ -231,7 +192,7 @@ def blueprint(services: Services) -> Blueprint:
             login_id=form.get("id", ""),
             error=MESSAGES[error] if error else None,
         )
-        response.headers["Set-Cookie"] = f"{CSRF_COOKIE}={csrf_token}; Path=/; Secure; HttpOnly; SameSite=Strict"
+        response.headers["Set-Cookie"] = pages.csrf_cookie(CSRF_COOKIE, csrf_token)
         return response
 
     def checked(api_key: str, redirect_uri: str, grants: str | None) -> LoginRequest | Response:
@@ -267,7 +228,7 @@ def blueprint(services: Services) -> Blueprint:
             return request
         logger.thread_safe_append_keys(api_key=request.client.api_key)
         values = {"grants": form.grants, "state": form.state, "id": form.id}
-        if not _csrf_ok(http, form.csrf_token):
+        if not pages.csrf_ok(http, CSRF_COOKIE, form.csrf_token):
             return login_page(request, 403, values, "csrf")
         values["csrf_token"] = form.csrf_token
         try:
@@ -282,17 +243,3 @@ def blueprint(services: Services) -> Blueprint:
         return Response(body="", status_code=303, headers={"Location": location, "Cache-Control": "no-store"})
 
     return bp
-
-
-def _csrf_ok(request: Any, form_token: str) -> bool:
-    from http.cookies import CookieError, SimpleCookie  # on first use: 2 ms of every cold start otherwise
-
-    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-        return False
-    cookies = SimpleCookie()
-    try:
-        cookies.load(request.headers.get("cookie", ""))
-    except CookieError:
-        return False
-    cookie = cookies.get(CSRF_COOKIE)
-    return bool(form_token) and cookie is not None and hmac.compare_digest(cookie.value, form_token)

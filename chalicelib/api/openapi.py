@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from chalicelib.api import bank, docs, gateway, isubank, isubank_compat, login_page
+from chalicelib.api import bank, challenge_page, docs, gateway, isubank, isubank_compat, login_page
 from chalicelib.api.contract import ApiError, Operation
 from chalicelib.api.models.common import Error
 from chalicelib.api.models.gateway import GatewayError
@@ -28,6 +28,7 @@ OPERATIONS: tuple[Operation, ...] = (
     *bank.OPERATIONS,
     *login_page.OPERATIONS,
     *gateway.OPERATIONS,
+    *challenge_page.OPERATIONS,
     *docs.OPERATIONS,
 )
 
@@ -45,8 +46,9 @@ INFO = {
     " 2.0 codes; every answer has `Cache-Control: no-store`. The login page (`GET /auth/login`) is HTML.\n"
     '- **Card gateway**: refusals are `{"success": false, "status_code", "is_live", "gateway_response": {"version",'
     ' "type": "ERROR", "message", "code"}}` (with `payment_details.response_code` for a card\'s outcome, `errors`'
-    " for a validation error); card numbers are always masked, a CVC never echoed.\n"
-    "- Request bodies are read as JSON whatever the `Content-Type` says (but the login form's).\n"
+    " for a validation error); card numbers are always masked, a CVC never echoed. `paymentv2`'s 3-D Secure"
+    " challenge page (`/3ds/challenge/*`) is HTML.\n"
+    "- Request bodies are read as JSON whatever the `Content-Type` says (but the HTML forms').\n"
     '- An unknown path is 404 `{"error": "not found"}` (deployed with `make package`, API Gateway answers so'
     " too); a known path with another method is 405 with `Allow` on the local server, and 404 on API Gateway.\n"
     "- Operations marked `x-contest-compat: true` exist only on stages with `BANK_CONTEST_COMPAT` on.",
@@ -134,20 +136,23 @@ HEADERS = {
         "schema": {"type": "string", "const": "no-cache"},
     },
     "Location": {
-        "description": "The app's `redirect_uri` with `auth_token` (and `state`) added to its query.",
+        "description": "Where the browser goes next. The login form: the app's `redirect_uri` with `auth_token` (and"
+        " `state`) added to its query. The 3-D Secure challenge: the merchant's `success_url` (with `transaction_id`"
+        " and `merchant_txn_ref`) or `decline_url` (with `merchant_txn_ref`), or the challenge's result page.",
         "required": True,
         "schema": {"type": "string", "format": "uri"},
     },
     "Content-Security-Policy": {
         "description": "No script, no external resource, no framing; the form posts only here (and its redirect"
-        " goes only to the app's origin).",
+        " goes only to the app's, or the merchant's, origin).",
         "required": True,
         "schema": {"type": "string", "pattern": "frame-ancestors 'none'"},
     },
     "Set-Cookie": {
-        "description": "The page's CSRF cookie, `__Host-bank-login-csrf` (Secure, HttpOnly, SameSite=Strict).",
+        "description": "The page's CSRF cookie, `__Host-bank-login-csrf` (the login page) or `__Host-bank-3ds-csrf`"
+        " (the 3-D Secure challenge page): Secure, HttpOnly, SameSite=Strict.",
         "required": True,
-        "schema": {"type": "string", "pattern": "^__Host-bank-login-csrf="},
+        "schema": {"type": "string", "pattern": "^__Host-bank-(login|3ds)-csrf="},
     },
     "WWW-Authenticate": {
         "description": 'The bearer challenge (RFC 6750): `Bearer realm="bank", error="<the error code>"`; on a 403'
@@ -240,7 +245,7 @@ class _Builder:
             paths.setdefault(operation.path, {})[operation.method.lower()] = self.operation(operation)
         models = {Error}
         for operation in self.operations:
-            bodies = (operation.request, operation.ok_body, operation.error_body)
+            bodies = (operation.request, operation.ok_body, operation.error_body, *(a.body for a in operation.other_ok))
             models |= {model for model in bodies if model is not None}
         _, schemas = msgspec.json.schema_components(sorted(models, key=lambda m: m.__name__), ref_template=SCHEMA_REF)
         return {
@@ -309,6 +314,12 @@ class _Builder:
         if operation.ok_status != 303:
             ok["content"] = {media_type: ok_media for media_type in operation.ok_media}
         responses: dict[str, Any] = {str(operation.ok_status): ok}
+        for other in operation.other_ok:
+            responses[str(other.status)] = {
+                "description": other.description,
+                "headers": _headers(()),
+                "content": {"application/json": {"schema": _ref("schemas", other.body.__name__)}},
+            }
         error_body = operation.error_body or Error
         by_status: dict[int, list[ApiError]] = {}
         for error in operation.errors:
@@ -324,7 +335,7 @@ class _Builder:
             else:
                 assert not any(error.component for error in errors), f"shared {status} mixed with others"
                 responses[str(status)] = _error_response(errors, error_body)
-        return responses
+        return dict(sorted(responses.items()))
 
 
 def build() -> dict[str, Any]:

@@ -157,6 +157,15 @@ class Merchants:
         self.cache.put(cache_key, identity)
         return identity
 
+    def identity(self, merchant_id: str) -> MerchantIdentity:
+        """A merchant by its id (a payment made on its behalf, with no key to authenticate: a 3-D Secure
+        challenge's); UnknownMerchant if there is none."""
+        try:
+            merchant = self.retrier.run(lambda: Merchant.get(merchant_id))
+        except Merchant.DoesNotExist:
+            raise UnknownMerchant() from None
+        return MerchantIdentity(merchant.merchant_id, merchant.name, int(merchant.shards), merchant.webhook_url)
+
     def webhook_secret(self, merchant_id: str) -> str:
         """The secret the merchant's webhooks are signed with, in clear (to sign, never to show)."""
         merchant = self.retrier.run(lambda: Merchant.get(merchant_id))

@@ -13,6 +13,7 @@ from chalicelib.cards.errors import DO_NOT_HONOUR, EXPIRED_CARD, INSUFFICIENT_FU
 APPROVE = 0
 THREE_D_SECURE = -1  # approves on purchase v1; asks for a challenge on v2
 VISA_APPROVED = "4242424242424242"  # the one card number examples show
+THREE_D_SECURE_CARD = "4000002500003155"
 TEST_CARDS = {
     VISA_APPROVED: APPROVE,
     "5555555555554444": APPROVE,
@@ -21,7 +22,7 @@ TEST_CARDS = {
     "4000000000009995": INSUFFICIENT_FUNDS,
     "4000000000000069": EXPIRED_CARD,
     "4000000000000127": WRONG_CVC,
-    "4000002500003155": THREE_D_SECURE,
+    THREE_D_SECURE_CARD: THREE_D_SECURE,
 }
 
 
@@ -30,3 +31,8 @@ def authorise(number: str) -> None:
     outcome = TEST_CARDS.get(number, DO_NOT_HONOUR)
     if outcome > 0:
         raise CardDeclined(outcome)
+
+
+def asks_for_challenge(number: str) -> bool:
+    """Whether the network has the card holder authenticated (3-D Secure) before a purchase v2 pays."""
+    return TEST_CARDS.get(number) == THREE_D_SECURE

@@ -9,7 +9,7 @@ import json
 import secrets
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from msgspec import Struct
 
@@ -85,6 +85,16 @@ class Purchase(Struct, frozen=True):
     stored_method_id: str | None = None  # a stored payment method of the merchant's
     store: bool = False  # keep the card as a stored payment method
     webhook_url: str | None = None  # this payment's (else the merchant's default)
+
+
+class Alongside(Protocol):
+    """Writes that go into a payment's own transaction, on conditions of their own (a 3-D Secure challenge
+    completed by the payment it asked for)."""
+
+    def recheck(self) -> None:
+        """Before the payment is tried again: raise if they can no longer be written."""
+
+    def add_to(self, transaction: Any, now: datetime, transaction_id: str) -> None: ...
 
 
 def _end_authorisation(
@@ -163,16 +173,19 @@ class Payments:
         self.tokens = tokens
         self.webhooks = webhooks
 
-    def purchase(self, merchant: MerchantIdentity, purchase: Purchase) -> dict[str, Any]:
-        """Authorise and capture at once; returns the answer (also kept as the transaction's)."""
-        return self._pay(merchant, purchase, capture=True)
+    def purchase(
+        self, merchant: MerchantIdentity, purchase: Purchase, alongside: Alongside | None = None
+    ) -> dict[str, Any]:
+        """Authorise and capture at once; returns the answer (also kept as the transaction's). `alongside`:
+        writes that succeed or fail with the payment's."""
+        return self._pay(merchant, purchase, capture=True, alongside=alongside)
 
     def authorise(self, merchant: MerchantIdentity, purchase: Purchase) -> dict[str, Any]:
         """Hold the amount for AUTHORISATION_LIFETIME (on a card of this bank, a hold of its account), to
         capture or void later."""
         return self._pay(merchant, purchase, capture=False)
 
-    def _card(self, merchant: MerchantIdentity, purchase: Purchase) -> tuple[CardDetails, CardToken | None]:
+    def card_to_charge(self, merchant: MerchantIdentity, purchase: Purchase) -> tuple[CardDetails, CardToken | None]:
         """The card to charge, checked (a token's or a stored card was checked when it was tokenised or stored,
         CVC included)."""
         if purchase.stored_method_id is not None:
@@ -191,6 +204,17 @@ class Payments:
         card = CardDetails(tokenised.number, tokenised.expiry_month, tokenised.expiry_year, "", tokenised.name)
         return card, item
 
+    def reference_used(self, merchant: MerchantIdentity, merchant_txn_ref: str) -> bool:
+        return bool(
+            self.retrier.run(
+                lambda: MerchantReference.count(
+                    merchant.merchant_id,
+                    MerchantReference.merchant_txn_ref == merchant_txn_ref,
+                    consistent_read=True,
+                )
+            )
+        )
+
     def tokenise(self, merchant: MerchantIdentity, card: CardDetails) -> IssuedToken:
         """A one-time token for a card, checked as a payment checks it (a card of this bank: its CVC too)."""
         check_card(card, self.clock)
@@ -199,9 +223,11 @@ class Payments:
             self.issuer.verify(issued, card.number, card.expiry_month, card.expiry_year, card.cvc)
         return self.tokens.issue(merchant, card.number, card.expiry_month, card.expiry_year, card.name)
 
-    def _pay(self, merchant: MerchantIdentity, purchase: Purchase, capture: bool) -> dict[str, Any]:
+    def _pay(
+        self, merchant: MerchantIdentity, purchase: Purchase, capture: bool, alongside: Alongside | None = None
+    ) -> dict[str, Any]:
         check_amount(purchase.amount, purchase.currency)
-        card, token = self._card(merchant, purchase)
+        card, token = self.card_to_charge(merchant, purchase)
         issued = self.issuer.find(card.number)
         checked_before = token is not None or purchase.stored_method_id is not None
         if issued is not None and not checked_before:
@@ -214,6 +240,8 @@ class Payments:
 
         def attempt() -> tuple[dict[str, Any], WebhookEvent | None]:
             nonlocal retried
+            if retried and alongside is not None:
+                alongside.recheck()
             if retried and MerchantReference.count(
                 merchant.merchant_id, MerchantReference.merchant_txn_ref == purchase.merchant_txn_ref
             ):
@@ -285,6 +313,8 @@ class Payments:
                 transaction.save(item, condition=_NEW_TRANSACTION)
                 transaction.save(reference, condition=MerchantReference.merchant_txn_ref.does_not_exist())
                 _save_event(transaction, event)
+                if alongside is not None:
+                    alongside.add_to(transaction, now, transaction_id)
 
             write_transaction(build)
             return answer, event

@@ -80,20 +80,27 @@ class CardTokens:
         token = f"tok_{secrets.token_urlsafe(24)}"
         brand = brand_of(number)
         assert brand is not None, "checked before"
-        expires_at = now + self.lifetime
-        item = CardToken(
+        item = self.to_keep(merchant, TokenisedCard(number, expiry_month, expiry_year, name), token, now, self.lifetime)
+        self.retrier.run(lambda: item.save(condition=CardToken.token_hash.does_not_exist()))
+        return IssuedToken(token, mask(number), brand.scheme, expiry_month, expiry_year, now + self.lifetime)
+
+    def to_keep(
+        self, merchant: MerchantIdentity, card: TokenisedCard, token: str, now: datetime, lifetime: timedelta
+    ) -> CardToken:
+        """The token's item, its card sealed, live `lifetime` (written by `issue`, or by a caller's own
+        transaction: a 3-D Secure challenge keeps its card so)."""
+        expires_at = now + lifetime
+        return CardToken(
             _hash(token),
             merchant_id=merchant.merchant_id,
-            sealed_card=self.seal(merchant.merchant_id, number, name),
-            masked_number=mask(number),
-            expiry_month=expiry_month,
-            expiry_year=expiry_year,
+            sealed_card=self.seal(merchant.merchant_id, card.number, card.name),
+            masked_number=mask(card.number),
+            expiry_month=card.expiry_month,
+            expiry_year=card.expiry_year,
             created_at=now,
             expires_at_ms=epoch_ms(expires_at),
             purge_at=expires_at + timedelta(days=1),
         )
-        self.retrier.run(lambda: item.save(condition=CardToken.token_hash.does_not_exist()))
-        return IssuedToken(token, mask(number), brand.scheme, expiry_month, expiry_year, expires_at)
 
     def open(self, merchant: MerchantIdentity, token: str) -> tuple[CardToken, TokenisedCard]:
         """The token's card, if the token may pay now; spending it is the payment's (`spend_condition`)."""

@@ -413,6 +413,35 @@ class StoredCard(_BankModel):
     created_at = UTCDateTimeAttribute()
 
 
+class ThreeDSChallenge(_BankModel):
+    """A purchase v2 waiting for its 3-D Secure challenge: only the SHA-256 of the challenge id (which the page's
+    URL carries) is the key. The card is kept by a card token (sealed, no CVC), never here; this keeps what the
+    purchase needs besides, and the challenge's state: pending -> completed | failed, by conditional writes."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "three_ds_challenges"
+
+    challenge_hash = UnicodeAttribute(hash_key=True)
+    merchant_id = UnicodeAttribute()
+    merchant_name = UnicodeAttribute()  # as the page shows it
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    merchant_txn_ref = UnicodeAttribute()
+    echo = UnicodeAttribute()  # JSON: what the answer repeats of the request
+    store = BooleanAttribute()  # keep the card as a stored payment method when paid
+    masked_number = UnicodeAttribute()
+    scheme = UnicodeAttribute()
+    success_url = UnicodeAttribute(null=True)
+    decline_url = UnicodeAttribute(null=True)
+    webhook_url = UnicodeAttribute(null=True)  # the payment's own, when it is made
+    status = UnicodeAttribute()  # pending | completed | failed
+    transaction_id = UnicodeAttribute(null=True)  # the payment, once completed
+    created_at = UTCDateTimeAttribute()
+    expires_at_ms = NumberAttribute()  # pending no more from then: read paths compare, never wait for TTL
+    finished_at = UTCDateTimeAttribute(null=True)
+    purge_at = TTLAttribute()
+
+
 class IdempotencyRecord(_BankModel):
     """A merchant's Idempotency-Key: the request it was first used with, and the answer to replay."""
 
@@ -493,4 +522,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     StoredCard,
     IdempotencyRecord,
     WebhookEvent,
+    ThreeDSChallenge,
 )

@@ -43,6 +43,7 @@ BALANCES = {"alice": 10**12, "bob": 50_000, "carol": 0}
 CLIENT_KEY, READER_KEY, CLIENT_PASSWORD = "fuzz-client", "fuzz-reader", "fuzz-client-password"
 REDIRECT_URI = "https://app.example/callback"
 MERCHANT_KEY = "fuzz-merchant-key"  # the card gateway's merchant
+THREE_D_SECURE = "4000002500003155"  # the network's test card that asks for 3-D Secure on paymentv2
 
 CONFIG = schemathesis.Config.from_dict(
     {
@@ -60,9 +61,10 @@ CONFIG = schemathesis.Config.from_dict(
             # with 404. `valid_requests_are_never_called_invalid` below checks that none is a parse error.
             # The bank common API adds 403 (a token without the grant), 429 (a locked login id) and 303 (the
             # login form's way back to the app); the card gateway 402 (a decline), 409 (a merchant_txn_ref
-            # already used) and 422 (what a schema cannot say: a check digit, an expiry passed).
+            # already used) and 422 (what a schema cannot say: a check digit, an expiry passed); its 3-D Secure
+            # challenge page 410 (a challenge finished or expired) and 409 (a result not there yet).
             "positive_data_acceptance": {
-                "expected-statuses": ["2xx", "303", "400", "401", "402", "403", "404", "409", "422", "429"]
+                "expected-statuses": ["2xx", "303", "400", "401", "402", "403", "404", "409", "410", "422", "429"]
             },
         },
     }
@@ -217,10 +219,12 @@ def steer(case, bank: Bank) -> None:
         authorised = bank.services.payments.authorise(bank.shop, payment)
         case.body = {**body, "transactionId": authorised["transaction_details"]["id"]}
     if body is not None and isinstance(body.get("card"), dict) and pick(body, "card") % 2:
-        # A test card the network knows, valid till 2099: approvals and declines, not only 422.
-        numbers = ("4242424242424242", "4000000000000002", "4000000000009995", "5200000000001005")
-        card = {**body["card"], "number": numbers[pick(body, "number") % 4], "expiry_month": "12", "expiry_year": "99"}
+        # A test card the network knows, valid till 2099: approvals, declines and (paymentv2) 3-D Secure
+        # challenges, not only 422.
+        numbers = ("4242424242424242", "4000000000000002", "4000000000009995", "5200000000001005", THREE_D_SECURE)
+        card = {**body["card"], "number": numbers[pick(body, "number") % 5], "expiry_month": "12", "expiry_year": "99"}
         case.body = {**case.body, "card": {**card, "cvc": "123"}, "currency": "JPY"}
+    steer_challenge_page(case, bank, body)
     if body is not None and isinstance(body.get("bank_id"), str) and pick(body, "bank_id") % 3:
         case.body = {**body, "bank_id": list(BALANCES)[pick(body, "which") % len(BALANCES)]}
     if case.query and "bank_id" in case.query and pick(case.query, "bank_id") % 3:
@@ -248,6 +252,22 @@ def steer_bank_api(case, body: dict | None) -> None:
         case.query = {**case.query, "account_id": "alice"}
     if case.query and "api_key" in case.query and pick(case.query, "api_key") % 3:
         case.query = {**case.query, "api_key": CLIENT_KEY, "redirect_uri": REDIRECT_URI}
+
+
+def steer_challenge_page(case, bank: Bank, body: dict | None) -> None:
+    """The 3-D Secure challenge page: a live challenge of the merchant's (shown, completed, failed, its result),
+    and, for its form, the CSRF cookie matching the hidden token (else every submit is 403)."""
+    params = case.path_parameters or {}
+    if not case.operation.path.startswith("/3ds/challenge/") or not isinstance(params.get("challengeId"), str):
+        return
+    if pick(params, "challenge") % 3:
+        card = CardDetails(THREE_D_SECURE, "12", "99", "123", "fuzz")
+        payment = Purchase(1000, "JPY", card, f"fuzz-3ds-{pick(params, 'ref')}-{time.monotonic_ns()}", {})
+        challenge_id = bank.services.challenges.begin(bank.shop, payment, None, None)
+        case.path_parameters = {**params, "challengeId": challenge_id}
+    if body is not None and isinstance(body.get("csrf_token"), str) and pick(body, "csrf") % 2:
+        case.body = {**body, "csrf_token": "fuzz-csrf-token"}
+        case.headers = {**(case.headers or {}), "Cookie": "__Host-bank-3ds-csrf=fuzz-csrf-token"}
 
 
 def reserve(bank: Bank, n: int) -> int:

@@ -311,6 +311,42 @@ def run_gateway_workload(http: Workload, services: Services) -> None:
     )
     follow = {"transactionId": authorised["transaction_details"]["id"]}
     assert http.call("POST", f"{path}/void", follow, headers=merchant)[0] == 201  # this bank's hold released
+    run_challenge_workload(http, merchant, token["token"])
+
+
+def run_challenge_workload(http: Workload, merchant: dict[str, str], spent_token: str) -> None:
+    """Purchase v2: a card that pays at once, and 3-D Secure challenges (of a card and of a card token) shown,
+    completed (the payment's own transaction completes it), failed, submitted twice, and their result pages."""
+    path = "/api/v1/server-to-server-interface/paymentv2"
+    card = {"number": "4000002500003155", "expiry_month": "12", "expiry_year": "30", "cvc": "123", "name": "A"}
+    purchase = {"amount": 1, "currency": "JPY", "card": card, "merchant_txn_ref": "iam-v2-0"}
+    assert (
+        http.call("POST", path, {**purchase, "card": {**card, "number": "4242424242424242"}}, headers=merchant)[0]
+        == 201
+    )
+    browser = {"Authorization": f"Bearer {MERCHANT_KEYS['publishable']}"}
+    _, token = http.call("POST", "/api/v1/tokens", {"card": card}, headers=browser)
+    by_token = {"amount": 1, "currency": "JPY", "card_token": token["token"], "merchant_txn_ref": "iam-v2-3"}
+    assert http.call("POST", path, {**by_token, "card_token": spent_token}, headers=merchant)[0] == 422
+    for ref, outcome, payload in (
+        ("iam-v2-1", "complete", purchase),
+        ("iam-v2-2", "fail", purchase),
+        ("iam-v2-3", "complete", by_token),
+    ):
+        status, challenge = http.call("POST", path, {**payload, "merchant_txn_ref": ref}, headers=merchant)
+        assert status == 200, challenge
+        page = "/" + challenge["redirect_url"].split("/", 3)[3]
+        status, html, headers = http.respond("GET", page, headers={})
+        assert status == 200
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', html.decode()).group(1)
+        form_headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": headers["Set-Cookie"].split(";")[0],
+        }
+        form = f"outcome={outcome}&csrf_token={csrf}"
+        assert http.call("POST", page, form, headers=form_headers)[0] == 303
+        assert http.call("POST", page, form, headers=form_headers)[0] == 410  # finished
+        assert http.call("GET", f"{page}/result", headers={})[0] == 200
 
 
 WEBHOOK_EVENTS: list[str] = []  # a transaction whose event the webhook workload delivers

@@ -26,10 +26,13 @@ LOGIN_PAGE = {("/auth/login", "GET"), ("/auth/login/form", "POST")}
 BANK = {("/auth/system_token", "POST"), ("/auth/login", "POST"), *CLIENT_TOKEN, *BANK_DATA}
 GATEWAY_PREFIX = "/api/v1/server-to-server-interface"
 GATEWAY_POSTS = {
-    (f"{GATEWAY_PREFIX}/{name}", "POST") for name in ("payment", "authorization", "capture", "refund", "void")
+    (f"{GATEWAY_PREFIX}/{name}", "POST")
+    for name in ("payment", "paymentv2", "authorization", "capture", "refund", "void")
 }
 CARD_TOKENS = ("/api/v1/tokens", "POST")
 GATEWAY = {(operation.path, operation.method) for operation in gateway.OPERATIONS}
+CHALLENGE = "/3ds/challenge/{challengeId}"
+CHALLENGE_PAGES = {(CHALLENGE, "GET"), (CHALLENGE, "POST"), (f"{CHALLENGE}/result", "GET")}
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +107,7 @@ def test_every_ref_resolves(doc):
 def test_every_operation_documents_its_responses(doc):
     for (path, method), operation in operations(doc).items():
         responses = operation.get("responses")
-        success = "303" if (path, method) == ("/auth/login/form", "POST") else "200"
+        success = "303" if (path, method) in {("/auth/login/form", "POST"), (CHALLENGE, "POST")} else "200"
         success = "201" if (path, method) in {*GATEWAY_POSTS, CARD_TOKENS} else success
         assert responses and success in responses, (path, method)
         for status, response in responses.items():
@@ -113,14 +116,18 @@ def test_every_operation_documents_its_responses(doc):
             if status == success:
                 continue
             content = response["content"]
-            if (path, method) in LOGIN_PAGE and status not in ("405", "500"):
+            if (path, method) == (f"{GATEWAY_PREFIX}/paymentv2", "POST") and status == "200":
+                # The other success: a 3-D Secure challenge to send the shopper to.
+                assert content == {"application/json": {"schema": {"$ref": "#/components/schemas/ThreeDSRedirect"}}}
+                continue
+            if (path, method) in LOGIN_PAGE | CHALLENGE_PAGES and status not in ("405", "500"):
                 assert set(content) == {"text/html"}, (path, method, status)  # the page's errors are pages
                 continue
             # Every error is the API's error object with one of the listed codes, through its shared schema:
             # {"error"} for ISUBANK and the documents, {"error", "error_description"} for the bank common API.
             # The card gateway's, `{"success": false, "gateway_response": {"code", ...}, ...}`.
             body = "OAuthError" if (path, method) in BANK | LOGIN_PAGE else "Error"
-            body = "GatewayError" if (path, method) in GATEWAY else body
+            body = "GatewayError" if (path, method) in GATEWAY | CHALLENGE_PAGES else body
             schema = content["application/json"]["schema"]
             assert {"$ref": f"#/components/schemas/{body}"} in schema["allOf"], (path, method, status)
             codes = schema["allOf"][1]["properties"]

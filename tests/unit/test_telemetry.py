@@ -270,3 +270,32 @@ def test_no_card_number_or_cvc_of_the_gateway_reaches_the_logs(client, output):
         assert number not in written
     assert merchant.api_key not in written and f'"{card.cvc}"' not in written
     assert all("cvc" not in line for line in lines(written))
+
+
+def test_no_card_number_challenge_id_or_csrf_token_of_3ds_reaches_the_logs(client, output):
+    client, services = client
+    merchant = services.merchants.create("Logged 3DS shop")
+    headers = {"Authorization": f"Basic {merchant.api_key}", "x-api-key": merchant.api_key}
+    number = "4000002500003155"
+    card = {"number": number, "expiry_month": "12", "expiry_year": "30", "cvc": "737", "name": "A"}
+    secrets = [number, merchant.api_key]
+    for index, outcome in enumerate(("complete", "fail")):
+        body = {"amount": 100, "currency": "JPY", "card": card, "merchant_txn_ref": f"3ds-{index}"}
+        response = client.http.post(
+            "/api/v1/server-to-server-interface/paymentv2", headers=headers, body=json.dumps(body)
+        )
+        page = "/" + json.loads(response.body)["redirect_url"].split("/", 3)[3]
+        shown = client.http.get(page)
+        csrf = shown.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+        form = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"__Host-bank-3ds-csrf={csrf}"}
+        client.http.post(page, headers=form, body=f"outcome={outcome}&csrf_token={csrf}")
+        client.http.post(page, headers=form, body=f"outcome={outcome}&csrf_token={csrf}")  # finished: 410
+        client.http.post(page, headers=form, body="outcome=complete&csrf_token=forged")
+        client.http.get(page + "/result")
+        secrets += [page.rsplit("/", 1)[1], csrf]
+    written = output()
+    statuses = {line["status"] for line in lines(written) if line.get("message") == "request"}
+    assert {200, 303, 410} <= statuses
+    for secret in secrets:
+        assert secret not in written
+    assert '"737"' not in written

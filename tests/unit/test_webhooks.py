@@ -301,3 +301,16 @@ def test_an_event_whose_message_was_lost_is_queued_again_by_the_sweep(queued, cl
         clock.advance(webhooks_module.SWEEP_GRACE + timedelta(seconds=1))
         client.lambda_.invoke("sweep_webhooks", client.events.generate_cw_event("Scheduled Event", "", {}, []))
     assert received(sqs, url) == [json.dumps({"transaction_id": paid["transaction_details"]["id"]})]
+
+
+def test_a_3ds_payment_announces_itself_when_its_challenge_completes_not_before(bank, client):
+    merchant = bank.merchants.create("Shop")
+    asks = {**CARD, "number": "4000002500003155"}
+    hook = {"webhook_url": "http://127.0.0.1:9/hooks"}
+    body = {"amount": 800, "currency": "JPY", "card": asks, "merchant_txn_ref": "3ds-1", "return_url": hook}
+    status, challenge = call(client, merchant, "POST", "paymentv2", body)
+    assert status == 200 and WebhookEvent.count() == 0  # nothing paid, nothing to announce
+    bank.challenges.complete(challenge["redirect_url"].rsplit("/", 1)[-1])
+    (event,) = WebhookEvent.scan()
+    assert event.url == hook["webhook_url"] and event.event_type == "transaction.capture"
+    assert json.loads(event.payload)["data"]["payment_details"]["amount"] == 800

@@ -174,6 +174,17 @@ class PaymentResponse(Struct, forbid_unknown_fields=True):
     risk_details: RiskDetails = field(name="risk-details")
 
 
+class ThreeDSRedirect(Struct, forbid_unknown_fields=True):
+    """Purchase v2's answer for a card that asks for 3-D Secure: nothing is paid until the challenge completes."""
+
+    url: Annotated[str, Meta(description="The challenge page (the same as `redirect_url`).")]
+    redirect_url: Annotated[
+        str, Meta(description="Where to send the shopper's browser: the 3-D Secure challenge page, live 15 minutes.")
+    ]
+    statusCode: Annotated[int, Meta(description="200.")]  # the document's name
+    success: bool
+
+
 class DeclineDetails(Struct, forbid_unknown_fields=True):
     response_code: Annotated[int, Meta(description="The acquirer's code: 5, 13, 51, 54, 580, 586...")]
     responseDescription: str  # the document's name

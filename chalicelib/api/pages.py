@@ -1,0 +1,100 @@
+"""What the server-rendered pages share: Jinja2 (autoescape on), their security headers, the CSRF check of their
+forms, and the URLs they are reached by (the local server's, or API Gateway's under its stage's path).
+
+The pages carry no script and load nothing from elsewhere: a strict Content-Security-Policy (only the
+page's own style, by nonce), `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer`. A form's CSRF token is
+a random value in a `__Host-` cookie (Secure, HttpOnly, SameSite=Strict) and in a hidden input; the POST must
+carry both, equal, and a browser's `Sec-Fetch-Site`, when sent, must say it came from this site.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from chalice import Response
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# The 3-D Secure challenge page (chalicelib/api/challenge_page.py), as the gateway's paymentv2 links to it.
+CHALLENGE_PATH = "/3ds/challenge/{challengeId}"
+_HOST = re.compile(r"(?:[A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
+
+
+@functools.cache
+def environment() -> Any:
+    # Built on first use: importing jinja2 and reading templates would cost every cold start.
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+
+
+def security_headers(nonce: str, *redirects: str | None) -> dict[str, str]:
+    # A form's redirect counts as form navigation: the origins it may go to must be allowed as form actions.
+    origins = {f"{parts.scheme}://{parts.netloc}": None for parts in map(urlsplit, filter(None, redirects))}
+    actions = " ".join(("'self'", *origins))
+    return {
+        "Content-Type": "text/html; charset=utf-8",
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": f"default-src 'none'; style-src 'nonce-{nonce}'; form-action {actions};"
+        " frame-ancestors 'none'; base-uri 'none'",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+    }
+
+
+def render(
+    template: str, status: int, bank_name: str, redirects: tuple[str | None, ...] = (), **values: Any
+) -> Response:
+    """A page of `template`, with a fresh nonce for its style."""
+    nonce = secrets.token_urlsafe(16)
+    body = environment().get_template(template).render(bank_name=bank_name, nonce=nonce, **values)
+    return Response(body=body, status_code=status, headers=security_headers(nonce, *redirects))
+
+
+def stage_prefix(request: Any) -> str:
+    """`/api` when API Gateway serves the app under its stage's path, else "" (the local server)."""
+    context = request.context or {}
+    path, route = context.get("path") or "", context.get("resourcePath") or ""
+    return path[: -len(route)] if route and path.endswith(route) else ""
+
+
+def absolute_url(request: Any, path: str) -> str:
+    """`path` of this app as the caller reached it: the request's scheme (API Gateway's `X-Forwarded-Proto`;
+    the local server speaks http) and `Host`, and the stage's prefix."""
+    headers = request.headers
+    host = headers.get("host") or ""
+    if not _HOST.fullmatch(host):
+        host = "localhost"  # no Host (HTTP/1.0), or not a host: never echo it into a URL
+    scheme = headers.get("x-forwarded-proto", "").lower()
+    return f"{scheme if scheme in ('http', 'https') else 'http'}://{host}{stage_prefix(request)}{path}"
+
+
+def csrf_cookie(name: str, token: str) -> str:
+    return f"{name}={token}; Path=/; Secure; HttpOnly; SameSite=Strict"
+
+
+def csrf_ok(request: Any, cookie_name: str, form_token: str) -> bool:
+    from http.cookies import CookieError, SimpleCookie  # on first use: 2 ms of every cold start otherwise
+
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
+    cookies = SimpleCookie()
+    try:
+        cookies.load(request.headers.get("cookie", ""))
+    except CookieError:
+        return False
+    cookie = cookies.get(cookie_name)
+    if not form_token or cookie is None:
+        return False
+    # As bytes: compare_digest refuses a str with non-ASCII characters.
+    return hmac.compare_digest(
+        cookie.value.encode("utf-8", "surrogatepass"), form_token.encode("utf-8", "surrogatepass")
+    )
