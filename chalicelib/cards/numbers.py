@@ -60,6 +60,21 @@ def brand_of(number: str) -> Brand | None:
     return None
 
 
+def brand_of_prefix(digits: str) -> Brand | None:
+    """The brand every number starting with these leading digits (the first six count) belongs to, if one:
+    what a masked number's visible digits say."""
+    digits = digits[:6]
+    if not digits:
+        return None
+    width = 10 ** (6 - len(digits))
+    first = int(digits) * width
+    last = first + width - 1
+    for low, high, brand in _RANGES:
+        if low <= first and last <= high:
+            return brand
+    return None
+
+
 def mask(number: str) -> str:
     """The first six and last four digits, `*` between: all a response or a log may show."""
     return number[:6] + "*" * (len(number) - 10) + number[-4:]

@@ -12,7 +12,7 @@ from datetime import date
 
 import msgspec
 
-from chalicelib.cards.numbers import _RANGES, AMEX, DINERS, JCB, MASTERCARD, VISA, Brand
+from chalicelib.cards.numbers import AMEX, DINERS, JCB, MASTERCARD, VISA, Brand, brand_of_prefix
 
 REQUIRED = "必須項目です"
 TOO_FEW_DIGITS = "桁数が足りません"
@@ -109,17 +109,7 @@ def agrees(masked_number: str, full_number: str) -> bool:
 
 
 def _brand_shown(number: str) -> Brand | None:
-    """The brand every number starting with these leading digits (the first six at most) belongs to, if one."""
-    digits = _LEADING_DIGITS.match(number).group()[:6]
-    if not digits:
-        return None
-    width = 10 ** (6 - len(digits))
-    first = int(digits) * width
-    last = first + width - 1
-    for low, high, brand in _RANGES:
-        if low <= first and last <= high:
-            return brand
-    return None
+    return brand_of_prefix(_LEADING_DIGITS.match(number).group())
 
 
 def _present(body: object, name: str) -> object:
