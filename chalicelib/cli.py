@@ -74,6 +74,24 @@ def _parser() -> argparse.ArgumentParser:
         "--webhook-url", help="where its webhooks go unless a payment names its own (http or https)"
     )
 
+    org = commands.add_parser("org", help="organisations of the card registration API").add_subparsers(
+        dest="action", required=True
+    )
+    org_create = org.add_parser("create", help="an organisation, its first member's access token, its publishable key")
+    org_create.add_argument("--name", required=True)
+    org_create.add_argument(
+        "--no-payment-settings", action="store_true", help="without payment settings: no card can be registered yet"
+    )
+    org_member = org.add_parser("member", help="members' access tokens").add_subparsers(dest="member", required=True)
+    member_add = org_member.add_parser("add", help="a new member's access token (printed once)")
+    member_add.add_argument("--org-id", required=True)
+    member_add.add_argument("--name", required=True)
+    member_revoke = org_member.add_parser("revoke", help="an access token authenticates no more")
+    member_revoke.add_argument("--access-token", required=True)
+    org_settings = org.add_parser("settings", help="payment settings").add_subparsers(dest="settings", required=True)
+    settings_create = org_settings.add_parser("create", help="add the organisation's payment settings")
+    settings_create.add_argument("--org-id", required=True)
+
     card = commands.add_parser("card", help="cards this bank issues").add_subparsers(dest="action", required=True)
     card_issue = card.add_parser("issue", help="issue a card on a new card account (the card is printed once)")
     card_issue.add_argument("--bank-id", required=True)
@@ -162,6 +180,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "publishable_key": created.publishable_key,
             "webhook_secret": created.webhook_secret,
         }
+    if args.command == "org":
+        return _org(services, args)
     if args.command == "card":
         issued = services.issuer.issue(args.bank_id, args.credit_limit)
         return msgspec.structs.asdict(issued)
@@ -185,16 +205,43 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {"created": tables.create_tables()}
 
 
+def _org(services, args: argparse.Namespace) -> dict:
+    organisations = services.organisations
+    if args.action == "create":
+        created = organisations.create(args.name, payment_settings=not args.no_payment_settings)
+        answer = {
+            "org_id": created.org_id,
+            "access_token": created.access_token,
+            "publishable_key": created.publishable_key,
+        }
+        if created.service_merchant is not None:  # the first organisation made the service's merchant
+            merchant = created.service_merchant
+            answer["service_merchant"] = {
+                "merchant_id": merchant.identity.merchant_id,
+                "api_key": merchant.api_key,
+                "webhook_secret": merchant.webhook_secret,
+            }
+        return answer
+    if args.action == "member" and args.member == "add":
+        return {"org_id": args.org_id, "access_token": organisations.add_member(args.org_id, args.name)}
+    if args.action == "member":
+        organisations.revoke(args.access_token)
+        return {"revoked": True}
+    organisations.create_settings(args.org_id)
+    return {"org_id": args.org_id, "payment_settings": True}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     load_stage_environment(args.stage)
     from chalicelib.auth.clients import ClientExists
     from chalicelib.cards.issuer import CardKeyMissing
     from chalicelib.ledger.errors import LedgerError
+    from chalicelib.registration.organisations import SettingsExist, UnknownOrganisation
 
     try:
         result = run(args)
-    except (LedgerError, ClientExists, CardKeyMissing, ValueError) as error:
+    except (LedgerError, ClientExists, CardKeyMissing, UnknownOrganisation, SettingsExist, ValueError) as error:
         detail = {"detail": str(error)} if str(error) else {}
         print(json.dumps({"error": type(error).__name__, **detail}, ensure_ascii=False), file=sys.stderr)
         return 1

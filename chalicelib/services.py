@@ -22,6 +22,8 @@ from chalicelib.ledger.accounts import Accounts
 from chalicelib.ledger.branches import Branches
 from chalicelib.ledger.holds import Holds
 from chalicelib.ledger.statements import Statements
+from chalicelib.registration.cards import CardRegistrations
+from chalicelib.registration.organisations import Organisations
 from chalicelib.settings import Settings
 from chalicelib.store import tables
 from chalicelib.store.transactions import Retrier
@@ -65,6 +67,10 @@ class Services:
         self.idempotency = Idempotency(self.clock, self.retrier)
         self.challenges = Challenges(
             self.clock, self.retrier, self.payments, self.card_tokens, self.merchants, self.settings.card_key
+        )
+        self.organisations = Organisations(self.clock, self.retrier, self.merchants, settings.registration_merchant_id)
+        self.card_registrations = CardRegistrations(
+            self.clock, self.retrier, self.merchants, self.card_tokens, self.payments
         )
 
     @classmethod

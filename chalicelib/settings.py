@@ -31,6 +31,8 @@ class Settings(Struct, frozen=True):
     # Whether webhooks may go to loopback, private and link-local addresses: only where the receiver runs on
     # this machine (the local stage); on AWS that would let a merchant reach the VPC and instance metadata.
     webhook_private_targets: bool = False
+    # The card registration API's subscription service: the gateway merchant its organisations' cards are kept by.
+    registration_merchant_id: str = "mch_subscriptions"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -47,6 +49,7 @@ class Settings(Struct, frozen=True):
             webhook_queue=env.get("BANK_WEBHOOK_QUEUE", ""),
             webhook_retry_delays=_seconds(env.get("BANK_WEBHOOK_RETRY_DELAYS")) or WEBHOOK_RETRY_DELAYS,
             webhook_private_targets=stage == "local",
+            registration_merchant_id=env.get("BANK_REGISTRATION_MERCHANT", "mch_subscriptions"),
         )
 
 

@@ -33,6 +33,11 @@ DEMO_MERCHANT_KEY = "demo-merchant-key"
 DEMO_PUBLISHABLE_KEY = "demo-publishable-key"
 # Fixed, so `python -m local.webhook_receiver --secret ...` verifies the demo merchant's webhooks.
 DEMO_WEBHOOK_SECRET = "whsec_ZGVtby13ZWJob29rLXNlY3JldC1ub3QtYS1zZWNyZXQ="  # noqa: S105 demo data
+# The card registration API's demo organisation (its card page: /payment/card#access_token=...&publishable_key=...).
+DEMO_ORG_ID = "org_demo"
+DEMO_ORG_TOKEN = "demo|demo-org-access-token"  # noqa: S105 demo data
+DEMO_ORG_PUBLISHABLE_KEY = "demo-org-publishable-key"
+DEMO_SERVICE_KEY = "demo-subscriptions-key"  # the service's merchant: it charges the registered cards
 DEMO_CARD_SERIAL = "000000001"
 DEMO_CARD_LIMIT = 200_000
 # code, name, name_kana, address_code (団体コード), tel
@@ -95,6 +100,13 @@ def seed(services: Services) -> None:
         )
     except ConditionFailed:
         pass  # already there
+    if not services.organisations.exists(DEMO_ORG_ID):
+        services.merchants.create(
+            "デモ定額サービス", merchant_id=services.settings.registration_merchant_id, api_key=DEMO_SERVICE_KEY
+        )
+        services.organisations.create(
+            "デモ株式会社", org_id=DEMO_ORG_ID, access_token=DEMO_ORG_TOKEN, publishable_key=DEMO_ORG_PUBLISHABLE_KEY
+        )
     for branch in DEMO_BRANCHES:
         try:
             services.branches.create(*branch)

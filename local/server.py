@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from chalice import Chalice
 from chalice.cli.factory import CLIFactory
@@ -85,6 +85,8 @@ def serve(port: int) -> None:
             DEMO_APP_ID,
             DEMO_CLIENT_PASSWORD,
             DEMO_MERCHANT_KEY,
+            DEMO_ORG_PUBLISHABLE_KEY,
+            DEMO_ORG_TOKEN,
             DEMO_PUBLISHABLE_KEY,
             DEMO_REDIRECT_URI,
             DEMO_USERS,
@@ -123,6 +125,8 @@ Bank local server (stage {STAGE})
   Demo cards     4242424242424242 (any future expiry, any 3-digit CVC) approves; alice's card of this bank
                    {card.number} {card.expiry_month}/{card.expiry_year} CVC {card.cvc} (credit line 200000 yen)
                    4000002500003155 asks for 3-D Secure on paymentv2 (open its redirect_url in a browser)
+  Card page      http://127.0.0.1:{port}/payment/card#access_token={quote(DEMO_ORG_TOKEN)}&publishable_key={DEMO_ORG_PUBLISHABLE_KEY}
+                   (card registration: the demo organisation's member, Authorization: Bearer {DEMO_ORG_TOKEN})
   API docs       http://127.0.0.1:{port}/docs
   Operator CLI   .venv/bin/python -m chalicelib.cli balance --bank-id alice
 """,

@@ -42,6 +42,14 @@ def settings_for_test(contest_compat: bool = False) -> Settings:
     )
 
 
+@pytest.fixture(autouse=True)
+def _chalice_execution_env(monkeypatch):
+    """Every `Chalice(...)` appends ` aws-chalice/<version>` to AWS_EXECUTION_ENV, which botocore sends in its
+    User-Agent: undone after each test, else the header grows with every app the suite builds until DynamoDB
+    Local refuses the requests (431 Request Header Fields Too Large)."""
+    monkeypatch.delenv("AWS_EXECUTION_ENV", raising=False)
+
+
 @pytest.fixture
 def moto_db():
     with mock_aws():

@@ -6,6 +6,8 @@ from chalice import Chalice
 
 from chalicelib.api import (
     bank,
+    card_page,
+    card_registration,
     challenge_page,
     docs,
     fallback,
@@ -33,12 +35,15 @@ def build_app(services: Services) -> Chalice:
     # The challenge page is the gateway's: its framework errors (405, 500) are in the gateway's shape.
     gateway_paths = {operation.path for operation in (*gateway.OPERATIONS, *challenge_page.OPERATIONS)}
     shapes.update(dict.fromkeys(gateway_paths, gateway.framework_error))
+    shapes.update({operation.path: card_registration.framework_error for operation in card_registration.OPERATIONS})
     app.register_blueprint(fallback.blueprint(shapes))
     app.register_blueprint(isubank.blueprint(services))
     app.register_blueprint(bank.blueprint(services))
     app.register_blueprint(login_page.blueprint(services))
     app.register_blueprint(gateway.blueprint(services))
     app.register_blueprint(challenge_page.blueprint(services))
+    app.register_blueprint(card_page.blueprint(services))
+    app.register_blueprint(card_registration.blueprint(services))
     app.register_blueprint(docs.blueprint())
     if services.settings.webhook_queue:  # on AWS; the local server's worker does the same job
         app.register_blueprint(webhook_jobs.blueprint(services))

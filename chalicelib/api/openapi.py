@@ -16,10 +16,21 @@ from typing import Any
 
 import msgspec
 
-from chalicelib.api import bank, challenge_page, docs, gateway, isubank, isubank_compat, login_page
+from chalicelib.api import (
+    bank,
+    card_page,
+    card_registration,
+    challenge_page,
+    docs,
+    gateway,
+    isubank,
+    isubank_compat,
+    login_page,
+)
 from chalicelib.api.contract import ApiError, Operation
 from chalicelib.api.models.common import Error
 from chalicelib.api.models.gateway import GatewayError
+from chalicelib.api.models.registration import RegistrationError
 from chalicelib.cards.errors import DESCRIPTIONS
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -29,21 +40,26 @@ OPERATIONS: tuple[Operation, ...] = (
     *login_page.OPERATIONS,
     *gateway.OPERATIONS,
     *challenge_page.OPERATIONS,
+    *card_registration.OPERATIONS,
+    *card_page.OPERATIONS,
     *docs.OPERATIONS,
 )
 
 INFO = {
     "title": "Bank API",
-    "version": "1.2.0",
-    "summary": "One bank, one ledger: ISUBANK, the bank common API and the card gateway.",
+    "version": "1.3.0",
+    "summary": "One bank, one ledger: ISUBANK, the bank common API, the card gateway and card registration.",
     "description": "One bank, one ledger. This release serves ISUBANK (`/check`, `/reserve`, `/commit`, `/cancel`),"
     " the bank common API (`/auth/*`, `/branches`, `/accounts`, `/transactions`, `/balances`) and the card gateway"
-    " (`/api/v1/server-to-server-interface/*`, `/api/v1/tokens`); card registration follows.\n\n"
+    " (`/api/v1/server-to-server-interface/*`, `/api/v1/tokens`, the 3-D Secure page `/3ds/challenge/*`) and card"
+    " registration (`/api/payment/credit`, the card page `/payment/card`).\n\n"
     '- **ISUBANK**: success bodies are `{}` except reserve\'s `{"reserve_id": N}`; errors are `{"error":'
     ' "<message>"}` with the messages each response lists (`paramater` is the contest bank\'s spelling, kept for'
     ' its clients). Integers are JSON integers: `1.0`, `"1"`, `true` and `null` are `paramater invalid`.\n'
     '- **Bank common API**: errors are `{"error": "<code>", "error_description": "<text>"}` with OAuth'
     " 2.0 codes; every answer has `Cache-Control: no-store`. The login page (`GET /auth/login`) is HTML.\n"
+    '- **Card registration**: the envelope `{"result", "errors", "data"}`; a validation failure is 422 with'
+    " `errors` per field (messages joined with `|`), a card the gateway refuses 200 with `result: false`.\n"
     '- **Card gateway**: refusals are `{"success": false, "status_code", "is_live", "gateway_response": {"version",'
     ' "type": "ERROR", "message", "code"}}` (with `payment_details.response_code` for a card\'s outcome, `errors`'
     " for a validation error); card numbers are always masked, a CVC never echoed. `paymentv2`'s 3-D Secure"
@@ -62,6 +78,7 @@ TAGS = {
     "AccountInfo": "Bank common API: the end user's accounts.",
     "TransactionInfo": "Bank common API: an account's transactions and daily balances.",
     gateway.TAG: "Card gateway (server to server): purchases and their status, for merchants.",
+    card_registration.TAG: "Card registration: an organisation's payment card, registered with a gateway token.",
     docs.TAG: "This document, as JSON and as an interactive page (Swagger UI) to read it and try its operations.",
 }
 SECURITY_SCHEMES = {
@@ -100,6 +117,13 @@ SECURITY_SCHEMES = {
         "bearerFormat": "publishable key",
         "description": "Card gateway, `POST /api/v1/tokens`: `Authorization: Bearer <publishable key>`, the"
         " merchant's key for browsers (`merchant create` prints it).",
+    },
+    "memberToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "personal access token",
+        "description": "Card registration: `Authorization: Bearer <token_id>|<secret>`, a member's personal access"
+        " token (`org create`, `org member add`), as Laravel Sanctum issues them.",
     },
     "apiKey": {
         "type": "apiKey",
@@ -143,8 +167,9 @@ HEADERS = {
         "schema": {"type": "string", "format": "uri"},
     },
     "Content-Security-Policy": {
-        "description": "No script, no external resource, no framing; the form posts only here (and its redirect"
-        " goes only to the app's, or the merchant's, origin).",
+        "description": "No external resource, no framing, no inline script; the form posts only here (and its"
+        " redirect goes only to the app's, or the merchant's, origin). The card page runs its one script from this"
+        " app, which calls this app only, and posts no form.",
         "required": True,
         "schema": {"type": "string", "pattern": "frame-ancestors 'none'"},
     },
@@ -185,6 +210,9 @@ def _error_example(error: ApiError, body: type) -> dict[str, Any]:
     description = error.description.rstrip(".").replace("`", "")
     if body is Error:
         return {"error": error.message}
+    if body is RegistrationError:
+        errors = {"credit_card_number": "桁数が足りません"} if error.status == 422 else [error.message]
+        return {"result": False, "errors": errors, "data": ""}
     if body is GatewayError:
         example: dict[str, Any] = {
             "success": False,
@@ -200,7 +228,9 @@ def _error_example(error: ApiError, body: type) -> dict[str, Any]:
 
 
 def _error_schema(body: type, messages: list[str]) -> dict[str, Any]:
-    """The API's error body, with the codes this response can carry."""
+    """The API's error body, with the codes this response can carry (the card registration's has none)."""
+    if body is RegistrationError:
+        return {"allOf": [_ref("schemas", body.__name__)]}
     if body is GatewayError:
         codes = {"properties": {"gateway_response": {"properties": {"code": {"enum": messages}}}}}
         return {"allOf": [_ref("schemas", body.__name__), codes]}

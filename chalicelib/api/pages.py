@@ -1,10 +1,11 @@
 """What the server-rendered pages share: Jinja2 (autoescape on), their security headers, the CSRF check of their
 forms, and the URLs they are reached by (the local server's, or API Gateway's under its stage's path).
 
-The pages carry no script and load nothing from elsewhere: a strict Content-Security-Policy (only the
-page's own style, by nonce), `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer`. A form's CSRF token is
-a random value in a `__Host-` cookie (Secure, HttpOnly, SameSite=Strict) and in a hidden input; the POST must
-carry both, equal, and a browser's `Sec-Fetch-Site`, when sent, must say it came from this site.
+The pages load nothing from elsewhere: a strict Content-Security-Policy (only the page's own style, by nonce;
+no script, but the card page's one file from this app, which calls this app only), `X-Frame-Options: DENY`,
+`Referrer-Policy: no-referrer`. A form's CSRF token is a random value in a `__Host-` cookie (Secure, HttpOnly,
+SameSite=Strict) and in a hidden input; the POST must carry both, equal, and a browser's `Sec-Fetch-Site`, when
+sent, must say it came from this site.
 """
 
 from __future__ import annotations
@@ -35,14 +36,17 @@ def environment() -> Any:
     )
 
 
-def security_headers(nonce: str, *redirects: str | None) -> dict[str, str]:
+def security_headers(nonce: str, *redirects: str | None, script: bool = False) -> dict[str, str]:
+    """`script`: the page runs this app's script files (never inline code), which call this app only, and posts
+    no form (its fields go by `fetch`: not even a page whose script failed may submit them in a URL)."""
     # A form's redirect counts as form navigation: the origins it may go to must be allowed as form actions.
     origins = {f"{parts.scheme}://{parts.netloc}": None for parts in map(urlsplit, filter(None, redirects))}
-    actions = " ".join(("'self'", *origins))
+    actions = "'none'" if script else " ".join(("'self'", *origins))
+    scripts = " script-src 'self'; connect-src 'self';" if script else ""
     return {
         "Content-Type": "text/html; charset=utf-8",
         "Cache-Control": "no-store",
-        "Content-Security-Policy": f"default-src 'none'; style-src 'nonce-{nonce}'; form-action {actions};"
+        "Content-Security-Policy": f"default-src 'none';{scripts} style-src 'nonce-{nonce}'; form-action {actions};"
         " frame-ancestors 'none'; base-uri 'none'",
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "no-referrer",
@@ -51,12 +55,17 @@ def security_headers(nonce: str, *redirects: str | None) -> dict[str, str]:
 
 
 def render(
-    template: str, status: int, bank_name: str, redirects: tuple[str | None, ...] = (), **values: Any
+    template: str,
+    status: int,
+    bank_name: str,
+    redirects: tuple[str | None, ...] = (),
+    script: bool = False,
+    **values: Any,
 ) -> Response:
-    """A page of `template`, with a fresh nonce for its style."""
+    """A page of `template`, with a fresh nonce for its style (`script`: see `security_headers`)."""
     nonce = secrets.token_urlsafe(16)
     body = environment().get_template(template).render(bank_name=bank_name, nonce=nonce, **values)
-    return Response(body=body, status_code=status, headers=security_headers(nonce, *redirects))
+    return Response(body=body, status_code=status, headers=security_headers(nonce, *redirects, script=script))
 
 
 def stage_prefix(request: Any) -> str:

@@ -157,6 +157,15 @@ class Merchants:
         self.cache.put(cache_key, identity)
         return identity
 
+    def add_publishable_key(self, merchant_id: str, key: str | None = None) -> str:
+        """Another publishable key of an existing merchant (each of a service's customers gets its own), in clear
+        this once; UnknownMerchant if there is none. The key may be given (demo data)."""
+        self.identity(merchant_id)
+        key = key or f"pk_{secrets.token_urlsafe(24)}"
+        item = MerchantKey(_hash(key), merchant_id=merchant_id, kind=PUBLISHABLE, created_at=self.clock.now())
+        self.retrier.run(lambda: item.save(condition=MerchantKey.key_hash.does_not_exist()))
+        return key
+
     def identity(self, merchant_id: str) -> MerchantIdentity:
         """A merchant by its id (a payment made on its behalf, with no key to authenticate: a 3-D Secure
         challenge's); UnknownMerchant if there is none."""

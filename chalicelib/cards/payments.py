@@ -45,6 +45,7 @@ from chalicelib.store.models import (
     CARD,
     CLEARING,
     MERCHANT,
+    Card,
     CardToken,
     CardTransaction,
     Hold,
@@ -223,17 +224,23 @@ class Payments:
             self.issuer.verify(issued, card.number, card.expiry_month, card.expiry_year, card.cvc)
         return self.tokens.issue(merchant, card.number, card.expiry_month, card.expiry_year, card.name)
 
+    def ask_issuer(self, card: CardDetails, cvc_checked: bool) -> Card | None:
+        """The issuer's answer for a checked card (CardDeclined if it refuses), moving no money: this bank's own
+        card (its expiry and CVC, unless checked when it was tokenised or stored), or the network's. This
+        bank's card record, if it is one."""
+        issued = self.issuer.find(card.number)
+        if issued is not None and not cvc_checked:
+            self.issuer.verify(issued, card.number, card.expiry_month, card.expiry_year, card.cvc)
+        elif issued is None:
+            network.authorise(card.number)
+        return issued
+
     def _pay(
         self, merchant: MerchantIdentity, purchase: Purchase, capture: bool, alongside: Alongside | None = None
     ) -> dict[str, Any]:
         check_amount(purchase.amount, purchase.currency)
         card, token = self.card_to_charge(merchant, purchase)
-        issued = self.issuer.find(card.number)
-        checked_before = token is not None or purchase.stored_method_id is not None
-        if issued is not None and not checked_before:
-            self.issuer.verify(issued, card.number, card.expiry_month, card.expiry_year, card.cvc)
-        elif issued is None:
-            network.authorise(card.number)
+        issued = self.ask_issuer(card, cvc_checked=token is not None or purchase.stored_method_id is not None)
         transaction_id = str(uuid.uuid4())
         kind = CAPTURE if capture else PRE_AUTH
         retried = False

@@ -501,6 +501,50 @@ class WebhookEvent(_BankModel):
     by_due = DueWebhooks()
 
 
+class Organisation(_BankModel):
+    """A customer organisation of the subscription service (the card registration API)."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "organisations"
+
+    org_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    merchant_id = UnicodeAttribute()  # the service's merchant, whose tokens and stored cards it uses
+    created_at = UTCDateTimeAttribute()
+
+
+class MemberToken(_BankModel):
+    """A member's personal access token (`<token_id>|<secret>`, as Laravel Sanctum issues them): only the
+    secret's SHA-256 is stored; revoked by deleting the item."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "member_tokens"
+
+    token_id = UnicodeAttribute(hash_key=True)
+    secret_hash = UnicodeAttribute()
+    org_id = UnicodeAttribute()
+    member_name = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class PaymentSettings(_BankModel):
+    """An organisation's payment settings; its card, once registered: a stored payment method of the service's
+    merchant, and how it may be shown (masked). A card is written only onto settings that exist."""
+
+    class Meta(_BankModel.Meta):
+        table_name = "organisation_payment_settings"
+
+    org_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute()
+    stored_method_id = UnicodeAttribute(null=True)
+    card_type = NumberAttribute(null=True)
+    masked_number = UnicodeAttribute(null=True)
+    nominee = UnicodeAttribute(null=True)
+    expiry_month = UnicodeAttribute(null=True)
+    expiry_year = UnicodeAttribute(null=True)
+    registered_at = UTCDateTimeAttribute(null=True)
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Customer,
     Account,
@@ -523,4 +567,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     IdempotencyRecord,
     WebhookEvent,
     ThreeDSChallenge,
+    Organisation,
+    MemberToken,
+    PaymentSettings,
 )

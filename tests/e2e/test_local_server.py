@@ -12,7 +12,15 @@ from datetime import datetime, timedelta
 import pytest
 
 from chalicelib.clock import JST
-from local.demo import DEMO_API_KEY, DEMO_APP_ID, DEMO_CLIENT_PASSWORD, DEMO_MERCHANT_KEY, DEMO_WEBHOOK_SECRET
+from local.demo import (
+    DEMO_API_KEY,
+    DEMO_APP_ID,
+    DEMO_CLIENT_PASSWORD,
+    DEMO_MERCHANT_KEY,
+    DEMO_ORG_PUBLISHABLE_KEY,
+    DEMO_ORG_TOKEN,
+    DEMO_WEBHOOK_SECRET,
+)
 from local.webhook_receiver import running
 from tests.support.local_server import launch
 
@@ -157,3 +165,29 @@ def test_the_workers_webhook_reaches_a_verifying_receiver_and_is_retried_after_a
     with urllib.request.urlopen(req, timeout=30) as response:
         attempts = json.loads(response.read())["attempts"]
     assert [attempt["status_code"] for attempt in attempts] == [500, 200]
+
+
+def test_the_card_registration_of_the_readme_with_the_demo_organisation(server):
+    def send(method, path, authorization, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            f"{server}{path}", data=data, method=method, headers={"Authorization": authorization}
+        )
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, json.loads(response.read())
+
+    card = {"number": "5555555555554444", "expiry_month": "12", "expiry_year": "30", "cvc": "123", "name": "TARO"}
+    status, token = send("POST", "/api/v1/tokens", f"Bearer {DEMO_ORG_PUBLISHABLE_KEY}", {"card": card})
+    assert status == 201
+    form = {
+        "credit_card_type": 2,
+        "credit_card_number": token["card"]["number"],
+        "credit_card_nominee": "TARO YAMADA",
+        "credit_card_effective_month": "12",
+        "credit_card_effective_year": "30",
+        "credit_card_token": token["token"],
+    }
+    member = f"Bearer {DEMO_ORG_TOKEN}"
+    assert send("POST", "/api/payment/credit", member, form) == (200, {"result": True, "errors": "", "data": {}})
+    status, registered = send("GET", "/api/payment/credit", member)
+    assert registered["data"]["credit_card_number"] == "555555******4444"

@@ -116,6 +116,7 @@ class Bank:
     reader_token: str = ""  # alice's access token through READER_KEY
     shop: Any = None  # the card gateway's merchant of MERCHANT_KEY
     publishable_key: str = ""  # its key for browsers (POST /api/v1/tokens)
+    organisation: Any = None  # of the card registration API: its member's token, its publishable key
     resolved: list[int] = dataclasses.field(default_factory=list)
     calls: Counter = dataclasses.field(default_factory=Counter)
     statuses: Counter = dataclasses.field(default_factory=Counter)
@@ -162,6 +163,7 @@ def bank(dynamodb_local, request):
             reader_token=services.tokens.exchange(reader, sign_in.token).access.token,
             shop=shop.identity,
             publishable_key=shop.publishable_key,
+            organisation=services.organisations.create("fuzz org"),
         )
         yield state
         for server in servers:
@@ -193,6 +195,8 @@ def credential(case, bank: Bank) -> str:
         return bank.system_token
     if path == "/api/v1/tokens":
         return bank.publishable_key
+    if path == "/api/payment/credit":
+        return bank.organisation.access_token
     if path.startswith("/auth/") or path in ("/check", "/reserve", "/commit", "/cancel"):
         return APP_ID
     return bank.reader_token
@@ -218,6 +222,20 @@ def steer(case, bank: Bank) -> None:
         payment = Purchase(1000, "JPY", card, f"fuzz-{pick(body, 'ref')}-{time.monotonic_ns()}", {})
         authorised = bank.services.payments.authorise(bank.shop, payment)
         case.body = {**body, "transactionId": authorised["transaction_details"]["id"]}
+    if body is not None and isinstance(body.get("credit_card_token"), str) and pick(body, "registration") % 2:
+        # A live token of the organisation's, and the form that names its card: registrations that succeed.
+        card = CardDetails("4242424242424242", "12", "99", "123", "fuzz")
+        service = bank.services.merchants.identity(bank.services.settings.registration_merchant_id)
+        issued = bank.services.payments.tokenise(service, card)
+        case.body = {
+            **body,
+            "credit_card_type": 1,
+            "credit_card_number": issued.masked_number,
+            "credit_card_nominee": "FUZZ",
+            "credit_card_effective_month": "12",
+            "credit_card_effective_year": "99",
+            "credit_card_token": issued.token,
+        }
     if body is not None and isinstance(body.get("card"), dict) and pick(body, "card") % 2:
         # A test card the network knows, valid till 2099: approvals, declines and (paymentv2) 3-D Secure
         # challenges, not only 422.

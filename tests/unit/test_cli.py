@@ -10,7 +10,17 @@ import pytest
 
 from chalicelib import cli
 from chalicelib.clock import JST
-from chalicelib.store.models import Account, ApiClient, App, Branch, Customer, Merchant, MerchantKey, Posting
+from chalicelib.store.models import (
+    Account,
+    ApiClient,
+    App,
+    Branch,
+    Customer,
+    MemberToken,
+    Merchant,
+    MerchantKey,
+    Posting,
+)
 
 
 @pytest.fixture
@@ -166,3 +176,23 @@ def test_merchant_create_card_issue_and_any_accounts_balance(run_cli):
     )
     assert run_cli("card", "issue", "--bank-id", "nobody", "--credit-limit", "5")[1]["error"] == "AccountNotFound"
     assert run_cli("balance", "--bank-id", card["account_id"])[1]["error"] == "AccountNotFound"  # not a bank_id
+
+
+def test_org_create_member_add_and_settings_create(run_cli):
+    code, org = run_cli("org", "create", "--name", "株式会社CLI")
+    assert code == 0 and {"org_id", "access_token", "publishable_key"} <= set(org)
+    # The first organisation made the service's merchant: its keys, this once.
+    assert set(org["service_merchant"]) == {"merchant_id", "api_key", "webhook_secret"}
+    code, other = run_cli("org", "create", "--name", "設定なし", "--no-payment-settings")
+    assert code == 0 and "service_merchant" not in other and other["publishable_key"] != org["publishable_key"]
+    code, member = run_cli("org", "member", "add", "--org-id", org["org_id"], "--name", "経理")
+    assert code == 0 and member["access_token"].count("|") == 1
+    stored = json.dumps([item.attribute_values for item in MemberToken.scan()], default=str)
+    assert member["access_token"].split("|")[1] not in stored  # only its hash
+    assert run_cli("org", "settings", "create", "--org-id", other["org_id"]) == (
+        0,
+        {"org_id": other["org_id"], "payment_settings": True},
+    )
+    assert run_cli("org", "settings", "create", "--org-id", other["org_id"])[1]["error"] == "SettingsExist"
+    assert run_cli("org", "member", "add", "--org-id", "org_nope", "--name", "x")[1]["error"] == "UnknownOrganisation"
+    assert run_cli("org", "member", "revoke", "--access-token", member["access_token"]) == (0, {"revoked": True})

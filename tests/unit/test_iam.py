@@ -57,7 +57,8 @@ TRANSACT_WRITE_ACTIONS = {
 WEBHOOK_FUNCTIONS = webhook_jobs.FUNCTIONS
 # What Lambda's SQS event source mapping calls with the function's role, which no code of ours makes.
 EVENT_SOURCE_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
-DOCUMENT_PATHS = ("/openapi.json", "/docs", "/docs/swagger-ui.css")  # the last for /docs/{asset}
+# Routes that read no table (/docs/swagger-ui.css stands for /docs/{asset}).
+DOCUMENT_PATHS = ("/openapi.json", "/docs", "/docs/swagger-ui.css", "/payment/card", "/payment/card.js")
 LOG_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
 
 
@@ -202,6 +203,7 @@ def run_workload(http: Workload, clock: Any, compat: bool, services: Services) -
     assert http.call("GET", "/check")[0] == 405
     run_bank_workload(http, clock)
     run_gateway_workload(http, services)
+    run_registration_workload(http)
     # Routes that read no table: called once each, so that they count as exercised.
     for path in DOCUMENT_PATHS:
         assert http.call("GET", path)[0] == 200
@@ -349,6 +351,40 @@ def run_challenge_workload(http: Workload, merchant: dict[str, str], spent_token
         assert http.call("GET", f"{page}/result", headers={})[0] == 200
 
 
+ORGANISATIONS: dict[str, Any] = {}  # made by the set-up: one with payment settings, one without
+
+
+def run_registration_workload(http: Workload) -> None:
+    """The card registration API: a card registered, read, replaced, removed; a refused card, a spent token;
+    an organisation without payment settings."""
+    with_settings, without = ORGANISATIONS["with"], ORGANISATIONS["without"]
+
+    def registered(org: Any, number: str) -> tuple[int, Any]:
+        card = {"number": number, "expiry_month": "12", "expiry_year": "30", "cvc": "123", "name": "A"}
+        browser = {"Authorization": f"Bearer {org.publishable_key}"}
+        status, token = http.call("POST", "/api/v1/tokens", {"card": card}, headers=browser)
+        assert status == 201, token
+        brand = {"VISA": 1, "MASTERCARD": 2}[token["card"]["brand"]]
+        body = {
+            "credit_card_type": brand,
+            "credit_card_number": token["card"]["number"],
+            "credit_card_nominee": "A",
+            "credit_card_effective_month": "12",
+            "credit_card_effective_year": "30",
+            "credit_card_token": token["token"],
+        }
+        member = {"Authorization": f"Bearer {org.access_token}"}
+        return http.call("POST", "/api/payment/credit", body, headers=member)
+
+    member = {"Authorization": f"Bearer {with_settings.access_token}"}
+    assert registered(with_settings, "4242424242424242") == (200, {"result": True, "errors": "", "data": {}})
+    assert registered(with_settings, "5555555555554444")[0] == 200  # replaces it
+    assert registered(with_settings, "4000000000000002")[1]["result"] is False  # refused
+    assert http.call("GET", "/api/payment/credit", headers=member)[0] == 200
+    assert http.call("DELETE", "/api/payment/credit", headers=member)[0] == 200
+    assert registered(without, "4242424242424242")[0] == 409
+
+
 WEBHOOK_EVENTS: list[str] = []  # a transaction whose event the webhook workload delivers
 
 
@@ -383,6 +419,8 @@ def exercised_grants(stage: str, clock: Any, tmp_path: Path, function: str | Non
     shop = operator.merchants.create("IAM shop", api_key=MERCHANT_KEY, webhook_url="http://127.0.0.1:9/hooks")
     MERCHANT_KEYS["publishable"] = shop.publishable_key
     issued = operator.issuer.issue("alice", 10_000)
+    ORGANISATIONS["with"] = operator.organisations.create("IAM org")
+    ORGANISATIONS["without"] = operator.organisations.create("IAM org without settings", payment_settings=False)
     ISSUED_CARD.update(
         number=issued.number, expiry_month=issued.expiry_month, expiry_year=issued.expiry_year, cvc=issued.cvc
     )
