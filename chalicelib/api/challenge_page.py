@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import secrets
 from typing import Annotated
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import msgspec
 from chalice import Blueprint, Response
 from msgspec import Meta, Struct
 
 from chalicelib.api import pages
 from chalicelib.api.contract import ApiError, Operation
 from chalicelib.api.gateway import METHOD_NOT_ALLOWED, SERVER_ERROR, TAG
-from chalicelib.api.http import MAX_BODY_BYTES, MalformedRequest
+from chalicelib.api.http import MalformedRequest
 from chalicelib.api.models.gateway import GatewayError
 from chalicelib.cards.challenges import (
     CHALLENGE_LIFETIME,
@@ -161,15 +160,7 @@ OPERATIONS = (CHALLENGE_PAGE, CHALLENGE_FORM, RESULT_PAGE)
 
 
 def _form(raw: bytes) -> ChallengeForm:
-    if len(raw) > MAX_BODY_BYTES:
-        raise MalformedRequest()
-    try:
-        fields = parse_qs(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=16)
-        if any(len(values) != 1 for values in fields.values()):
-            raise MalformedRequest()
-        return msgspec.convert({name: values[0] for name, values in fields.items()}, ChallengeForm)
-    except (UnicodeDecodeError, ValueError, msgspec.ValidationError):
-        raise MalformedRequest() from None
+    return pages.form(raw, ChallengeForm)
 
 
 def with_query(url: str, **params: str) -> str:

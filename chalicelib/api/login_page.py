@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import secrets
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
-import msgspec
 from chalice import Blueprint, Response
 from msgspec import Meta, Struct
 
 from chalicelib.api import pages
 from chalicelib.api.bank import METHOD_NOT_ALLOWED, SERVER_ERROR
 from chalicelib.api.contract import ApiError, Operation
-from chalicelib.api.http import MAX_BODY_BYTES, MalformedRequest
+from chalicelib.api.http import MalformedRequest
 from chalicelib.api.models.bank import ApiKey, Grants, OAuthError
 from chalicelib.auth.clients import MAX_REDIRECT_URI_LENGTH
 from chalicelib.auth.errors import InvalidClient, InvalidRedirect, InvalidScope, SignInFailed, SignInLocked
@@ -154,15 +153,7 @@ def _back_to_app(redirect_uri: str, auth_token: str, state: str | None) -> str:
 
 
 def _form(raw: bytes) -> LoginForm:
-    if len(raw) > MAX_BODY_BYTES:
-        raise MalformedRequest()
-    try:
-        fields = parse_qs(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=16)
-        if any(len(values) != 1 for values in fields.values()):
-            raise MalformedRequest()
-        return msgspec.convert({name: values[0] for name, values in fields.items()}, LoginForm)
-    except (UnicodeDecodeError, ValueError, msgspec.ValidationError):
-        raise MalformedRequest() from None
+    return pages.form(raw, LoginForm)
 
 
 def blueprint(services: Services) -> Blueprint:

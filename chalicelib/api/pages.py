@@ -15,10 +15,15 @@ import hmac
 import re
 import secrets
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
+import msgspec
 from chalice import Response
+
+from chalicelib.api.http import MAX_BODY_BYTES, MalformedRequest
+
+T = TypeVar("T")
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # The 3-D Secure challenge page (chalicelib/api/challenge_page.py), as the gateway's paymentv2 links to it.
@@ -107,3 +112,16 @@ def csrf_ok(request: Any, cookie_name: str, form_token: str) -> bool:
     return hmac.compare_digest(
         cookie.value.encode("utf-8", "surrogatepass"), form_token.encode("utf-8", "surrogatepass")
     )
+
+
+def form(raw: bytes, model: type[T]) -> T:
+    """A page's form post (`application/x-www-form-urlencoded`), each field once; MalformedRequest otherwise."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise MalformedRequest()
+    try:
+        fields = parse_qs(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=16)
+        if any(len(values) != 1 for values in fields.values()):
+            raise MalformedRequest()
+        return msgspec.convert({name: values[0] for name, values in fields.items()}, model)
+    except (UnicodeDecodeError, ValueError, msgspec.ValidationError):
+        raise MalformedRequest() from None
