@@ -129,6 +129,12 @@ def _parser() -> argparse.ArgumentParser:
     whose.add_argument("--bank-id", help="a bank user's ordinary account")
     whose.add_argument("--account-id", help="any account: a card's (cc-...), a merchant's shard, ...")
 
+    audit = commands.add_parser("audit", help="check the ledger's books (a JSON report; exit 2 on any finding)")
+    audited = audit.add_mutually_exclusive_group()
+    audited.add_argument("--bank-id", help="a bank user's accounts only")
+    audited.add_argument("--account-id", help="one account only")
+    audit.add_argument("--segments", type=int, default=4, help="parallel scan segments per table (default 4)")
+
     tables = commands.add_parser("tables", help="DynamoDB tables").add_subparsers(dest="action", required=True)
     tables.add_parser("create", help="create the stage's missing tables (local use; AWS uses infra/)")
     return parser
@@ -202,6 +208,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "held": result.held,
             "credit_limit": result.credit_limit,
         }
+    if args.command == "audit":
+        return _audit(services, args)
     return {"created": tables.create_tables()}
 
 
@@ -231,6 +239,29 @@ def _org(services, args: argparse.Namespace) -> dict:
     return {"org_id": args.org_id, "payment_settings": True}
 
 
+def _audit(services, args: argparse.Namespace) -> dict:
+    from chalicelib.ledger.audit import Audit
+
+    if not 1 <= args.segments <= 64:
+        raise ValueError("--segments is 1 to 64")
+    accounts = None
+    if args.bank_id is not None:
+        accounts = [account.account_id for account in services.accounts.of_customer(args.bank_id)]
+    elif args.account_id is not None:
+        accounts = [args.account_id]
+    read = [0]
+
+    def progress(items: int) -> None:
+        read[0] += items
+        if sys.stderr.isatty():
+            print(f"\raudit: {read[0]} items read", end="", file=sys.stderr, flush=True)
+
+    report = Audit(services.retrier).run(accounts, segments=args.segments, progress=progress)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    return msgspec.structs.asdict(report) | {"findings": [msgspec.structs.asdict(f) for f in report.findings]}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     load_stage_environment(args.stage)
@@ -246,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"error": type(error).__name__, **detail}, ensure_ascii=False), file=sys.stderr)
         return 1
     print(json.dumps(result, ensure_ascii=False))
-    return 0
+    return 2 if result.get("findings") else 0
 
 
 if __name__ == "__main__":

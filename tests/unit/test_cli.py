@@ -196,3 +196,16 @@ def test_org_create_member_add_and_settings_create(run_cli):
     assert run_cli("org", "settings", "create", "--org-id", other["org_id"])[1]["error"] == "SettingsExist"
     assert run_cli("org", "member", "add", "--org-id", "org_nope", "--name", "x")[1]["error"] == "UnknownOrganisation"
     assert run_cli("org", "member", "revoke", "--access-token", member["access_token"]) == (0, {"revoked": True})
+
+
+def test_audit_reports_as_json_and_exits_2_on_a_finding(run_cli):
+    run_cli("user", "create", "--bank-id", "hana")
+    run_cli("credit", "add", "--bank-id", "hana", "--amount", "900")
+    code, report = run_cli("audit", "--segments", "2")
+    assert code == 0 and report["findings"] == [] and report["postings"] == 1
+    assert run_cli("audit", "--bank-id", "hana")[1]["accounts"] == 1
+    Account("hana").update(actions=[Account.balance.add(5)])
+    code, report = run_cli("audit", "--account-id", "hana")
+    assert code == 2
+    assert report["findings"] == [{"check": "balance", "key": {"account_id": "hana"}, "expected": 900, "found": 905}]
+    assert run_cli("audit", "--segments", "0")[1]["error"] == "ValueError"
