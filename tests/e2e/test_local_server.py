@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -161,9 +162,15 @@ def test_the_workers_webhook_reaches_a_verifying_receiver_and_is_retried_after_a
     assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
     assert second["event"]["data"]["transaction_details"]["id"] == paid["transaction_details"]["id"]
     transaction_id = paid["transaction_details"]["id"]
-    req = urllib.request.Request(f"{server}{path}/transaction/{transaction_id}/webhooks", headers=headers)
-    with urllib.request.urlopen(req, timeout=30) as response:
-        attempts = json.loads(response.read())["attempts"]
+    # The worker records an attempt after the receiver has answered it: wait for the record of the second.
+    deadline = time.monotonic() + 10
+    while True:
+        req = urllib.request.Request(f"{server}{path}/transaction/{transaction_id}/webhooks", headers=headers)
+        with urllib.request.urlopen(req, timeout=30) as response:
+            attempts = json.loads(response.read())["attempts"]
+        if len(attempts) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert [attempt["status_code"] for attempt in attempts] == [500, 200]
 
 
