@@ -278,9 +278,10 @@ PAYMENT_V2 = Operation(
     TAG,
     summary="Purchase v2: a purchase, or first a 3-D Secure challenge",
     description="Purchase v1's request, checks and answer (201, `transaction_type: CAPTURE`), but for a card that"
-    " asks for 3-D Secure (the network's test card 4000002500003155, as `card`, `card_token` or stored card;"
-    " never a card of this bank): then nothing is paid yet and the answer is 200 `{url, redirect_url, statusCode:"
-    " 200, success: true}`. Send the shopper's browser to `redirect_url` (`url` names the same page), the"
+    " asks for 3-D Secure (the network's 3-D Secure test card of the README's table, as `card`, `card_token` or"
+    " stored card; never a card of this bank): then nothing is paid yet and the answer is 200 `{url,"
+    " redirect_url, statusCode: 200, success: true}`. Send the shopper's browser to `redirect_url` (`url` names"
+    " the same page), the"
     " challenge page of this bank, live 15 minutes: completing it pays (once), and the browser goes on with a 303"
     " to `return_url.success_url` with `transaction_id` and `merchant_txn_ref` added to its query; failing it"
     " pays nothing and goes to `return_url.decline_url` with `merchant_txn_ref` (without them: a result page of"
