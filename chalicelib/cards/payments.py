@@ -43,6 +43,7 @@ from chalicelib.ledger.errors import HoldAlreadyResolved, HoldExpired
 from chalicelib.ledger.holds import CANCELLED, COMMITTED, PENDING, hold_funds, new_hold, release_live, settle
 from chalicelib.store.models import (
     CARD,
+    CARD_LEG,
     CLEARING,
     MERCHANT,
     Card,
@@ -265,7 +266,7 @@ class Payments:
                 if pays.available < purchase.amount:
                     raise CardDeclined(INSUFFICIENT_FUNDS)  # over the card's credit line
                 if capture:
-                    pays.post(-purchase.amount, merchant.name)
+                    pays.post(-purchase.amount, merchant.name, CARD_LEG, card_transaction_id=transaction_id)
                 else:
                     hold = new_hold(
                         self.ids,
@@ -280,7 +281,7 @@ class Payments:
                 changes.append(pays)
             paid_id = merchant.shard_account()
             if capture:
-                changes.append(self._pay_merchant(paid_id, purchase.amount, mask(card.number), now))
+                changes.append(self._pay_merchant(paid_id, purchase.amount, mask(card.number), now, transaction_id))
             stored = None
             if purchase.store:
                 kept = TokenisedCard(card.number, card.expiry_month, card.expiry_year, card.name)
@@ -334,9 +335,9 @@ class Payments:
         self.webhooks.queued(event)
         return answer
 
-    def _pay_merchant(self, shard: str, amount: int, masked: str, now: datetime) -> AccountChange:
+    def _pay_merchant(self, shard: str, amount: int, masked: str, now: datetime, transaction_id: str) -> AccountChange:
         paid = AccountChange(shard, now, read=read_account(shard, MERCHANT))
-        paid.post(amount, f"カード売上 {masked}")
+        paid.post(amount, f"カード売上 {masked}", CARD_LEG, card_transaction_id=transaction_id)
         return paid
 
     # --- later operations on a payment -------------------------------------------------------------
@@ -352,15 +353,17 @@ class Payments:
                 raise CardInvalid("amount", f"a capture is 1 to the authorised {int(parent.amount)}")
             now = self.clock.now()
             masked = json.loads(parent.response)["payment_details"]["card"]["number"]
-            changes = [self._pay_merchant(parent.merchant_account_id, captured, masked, now)]
+            child, answer, event = self._child(parent, CAPTURE, captured, now)
+            changes = [self._pay_merchant(parent.merchant_account_id, captured, masked, now, child.transaction_id)]
             hold = self._live_hold(parent, now)
             funding_id = parent.funding_account_id or clearing_account()
             pays = AccountChange(funding_id, now, read=read_account(funding_id, _funding_kind(funding_id)))
+            reserve_id = None
             if hold is not None:
                 _release(pays, hold, now)
-            pays.post(-captured, merchant.name)
+                reserve_id = int(hold.reserve_id)
+            pays.post(-captured, merchant.name, CARD_LEG, reserve_id, child.transaction_id)
             changes.append(pays)
-            child, answer, event = self._child(parent, CAPTURE, captured, now)
 
             ends = [
                 CardTransaction.status.set(CAPTURED),
@@ -409,11 +412,11 @@ class Payments:
             takes = AccountChange(shard, now, read=read_account(shard, MERCHANT))
             if takes.available < refunded:
                 raise PaymentConflict(REFUND_EXCEEDS_CAPTURE, "the merchant's account cannot pay the refund")
-            takes.post(-refunded, f"返金 {transaction_id}")
+            child, answer, event = self._child(parent, REFUND, refunded, now)
+            takes.post(-refunded, f"返金 {transaction_id}", CARD_LEG, card_transaction_id=child.transaction_id)
             funding_id = parent.funding_account_id
             gets = AccountChange(funding_id, now, read=read_account(funding_id, _funding_kind(funding_id)))
-            gets.post(refunded, f"返金 {merchant.name}")
-            child, answer, event = self._child(parent, REFUND, refunded, now)
+            gets.post(refunded, f"返金 {merchant.name}", CARD_LEG, card_transaction_id=child.transaction_id)
             limit = int(parent.captured_amount) - refunded
 
             def build(transaction) -> None:

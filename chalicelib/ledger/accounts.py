@@ -11,7 +11,7 @@ from chalicelib.ids import IdGenerator
 from chalicelib.ledger.branches import Branches
 from chalicelib.ledger.changes import AccountChange, live_available, read_account, validate_amount
 from chalicelib.ledger.errors import AccountExists, InsufficientFunds, InvalidRequest
-from chalicelib.store.models import BANK, CARD, HEAD_OFFICE, Account, Customer
+from chalicelib.store.models import BANK, CARD, DEPOSIT, HEAD_OFFICE, Account, Customer
 from chalicelib.store.transactions import ConditionFailed, Retrier, write_transaction
 
 
@@ -120,7 +120,7 @@ class Accounts:
         def attempt() -> Balance:
             account = read_account(account_id)
             change = AccountChange(account_id, now, read=account)
-            change.post(amount, description, at=at)
+            change.post(amount, description, DEPOSIT, at=at)
             write_transaction(change.add_to)
             return Balance(account_id, int(account.balance) + amount, change.available)
 

@@ -130,9 +130,18 @@ class AccountChange:
         self._held_delta[bucket] = self._held_delta.get(bucket, 0) - amount
         self._available_delta += amount
 
-    def post(self, amount: int, description: str, reserve_id: int | None = None, at: datetime | None = None) -> None:
-        """Post `amount` now, or back-dated to `at`: never before the account's last posting (seq order
-        stays time order) nor after now; InvalidRequest otherwise."""
+    def post(
+        self,
+        amount: int,
+        description: str,
+        kind: str,
+        reserve_id: int | None = None,
+        card_transaction_id: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Post `amount` (a posting of `kind`, naming the hold it settles or its card transaction) now, or
+        back-dated to `at`: never before the account's last posting (seq order stays time order) nor after now;
+        InvalidRequest otherwise."""
         assert self.read is not None, "posting needs the account's balance and posting_seq"
         last_ms = max(int(self.read.last_posted_ms), self._posted_ms)
         if at is None:
@@ -158,7 +167,9 @@ class AccountChange:
                 description=description,
                 posted_at=posted_at,
                 posted_ms=posted_ms,
+                kind=kind,
                 reserve_id=reserve_id,
+                card_transaction_id=card_transaction_id,
             )
         )
         day = jst_day(posted_ms)

@@ -29,7 +29,7 @@ from chalicelib.ledger.errors import (
     InvalidRequest,
     TooManyItems,
 )
-from chalicelib.store.models import Hold
+from chalicelib.store.models import EXTERNAL, Hold
 from chalicelib.store.transactions import ConditionFailed, Retrier, TransientFailure, write_transaction
 
 HOLD_LIFETIME = timedelta(minutes=5)
@@ -119,7 +119,7 @@ class Holds:
                 for hold in by_account[change.account_id]:
                     release_live(change, hold, now_ms)
                     if outcome == COMMITTED:
-                        change.post(int(hold.amount), hold.description, int(hold.reserve_id))
+                        change.post(int(hold.amount), hold.description, EXTERNAL, int(hold.reserve_id))
             if len(holds) + sum(change.item_count for change in changes) > MAX_TRANSACTION_ITEMS:
                 raise TooManyItems()
 

@@ -165,6 +165,12 @@ class Hold(_BankModel):
     purge_at = TTLAttribute()
 
 
+# What a posting is, so the audit can prove that money is only created by a deposit: an operator's deposit (money
+# enters the bank), a settled ISUBANK reserve (the other side is outside the bank), or one leg of a card movement
+# (its other leg, on another account of this bank, is written in the same transaction).
+DEPOSIT, EXTERNAL, CARD_LEG = "deposit", "external", "card"
+
+
 class Posting(_BankModel):
     """A committed movement of money on one account, with the balance after it.
 
@@ -182,7 +188,9 @@ class Posting(_BankModel):
     description = UnicodeAttribute()
     posted_at = UTCDateTimeAttribute()
     posted_ms = NumberAttribute()
-    reserve_id = NumberAttribute(null=True)
+    kind = UnicodeAttribute(null=True)  # DEPOSIT | EXTERNAL | CARD_LEG (None only on postings older than kinds)
+    reserve_id = NumberAttribute(null=True)  # the hold it settles
+    card_transaction_id = UnicodeAttribute(null=True)  # a card leg's CardTransaction (a purchase, capture, refund)
 
 
 class DailyBalance(_BankModel):

@@ -204,7 +204,7 @@ def test_audit_reports_as_json_and_exits_2_on_a_finding(run_cli):
     code, report = run_cli("audit", "--segments", "2")
     assert code == 0 and report["findings"] == [] and report["postings"] == 1
     assert run_cli("audit", "--bank-id", "hana")[1]["accounts"] == 1
-    Account("hana").update(actions=[Account.balance.add(5)])
+    Account("hana").update(actions=[Account.balance.add(5), Account.available.add(5)])
     code, report = run_cli("audit", "--account-id", "hana")
     assert code == 2
     assert report["findings"] == [{"check": "balance", "key": {"account_id": "hana"}, "expected": 900, "found": 905}]

@@ -10,7 +10,7 @@ from chalicelib.clock import JST
 from chalicelib.ledger import errors
 from chalicelib.ledger.changes import AccountChange, read_account
 from chalicelib.ledger.statements import MAX_RANGE_DAYS, PAGE_SIZE, DayBalance
-from chalicelib.store.models import DailyBalance
+from chalicelib.store.models import DEPOSIT, DailyBalance
 from chalicelib.store.transactions import write_transaction
 from tests.conftest import make_services
 from tests.support.calls import dynamodb_calls, dynamodb_reads
@@ -38,7 +38,7 @@ def post_history(account_id: str, times: list[datetime], amount: int = 100) -> N
         account = read_account(account_id)
         change = AccountChange(account_id, max(times[start : start + 80]), read=account)
         for at in times[start : start + 80]:
-            change.post(amount, f"入金 {at:%m/%d %H:%M}", at=at)
+            change.post(amount, f"入金 {at:%m/%d %H:%M}", DEPOSIT, at=at)
         write_transaction(change.add_to)
 
 
