@@ -256,7 +256,7 @@ def _audit(services, args: argparse.Namespace) -> dict:
         if sys.stderr.isatty():
             print(f"\raudit: {read[0]} items read", end="", file=sys.stderr, flush=True)
 
-    report = Audit(services.retrier).run(accounts, segments=args.segments, progress=progress)
+    report = Audit(services.clock, services.retrier).run(accounts, segments=args.segments, progress=progress)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     return msgspec.structs.asdict(report) | {"findings": [msgspec.structs.asdict(f) for f in report.findings]}

@@ -19,8 +19,9 @@ from typing import Any
 
 from msgspec import Struct
 
+from chalicelib.clock import Clock
 from chalicelib.ledger.holds import COMMITTED
-from chalicelib.store.models import Account, Hold, Posting
+from chalicelib.store.models import Account, CardTransaction, Hold, Posting
 from chalicelib.store.transactions import Retrier
 
 
@@ -51,7 +52,8 @@ def _scan(model: type, segments: int, retrier: Retrier, progress: Callable[[int]
 
 
 class Audit:
-    def __init__(self, retrier: Retrier) -> None:
+    def __init__(self, clock: Clock, retrier: Retrier) -> None:
+        self.clock = clock
         self.retrier = retrier
 
     def run(
@@ -69,6 +71,7 @@ class Audit:
             p for p in _scan(Posting, segments, self.retrier, progress) if wanted is None or p.account_id in wanted
         ]
         holds = {int(hold.reserve_id): hold for hold in _scan(Hold, segments, self.retrier, progress)}
+        _scan(CardTransaction, segments, self.retrier, progress)  # read for the card transactions' checks, to come
         by_account: dict[str, list[Posting]] = defaultdict(list)
         for posting in postings:
             by_account[posting.account_id].append(posting)

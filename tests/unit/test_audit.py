@@ -29,7 +29,7 @@ def bank(any_db, clock):
 
 
 def audit(bank, accounts=None):
-    return Audit(bank.retrier).run(accounts, segments=3)
+    return Audit(bank.clock, bank.retrier).run(accounts, segments=3)
 
 
 def test_a_clean_ledger_has_no_finding(bank):
