@@ -7,7 +7,8 @@ Metrics are per request. `request_metrics()` opens a scope for one request (a co
 local server's threads never share one); `count()` anywhere below adds to the current scope; closing it
 publishes exactly that request's metrics as one EMF line, before the response leaves. On Lambda nothing
 then waits in a buffer for a container that may be frozen or recycled, and each blob carries its own
-timestamp. Counts made outside a request (the CLI, demo seeding) are not published.
+timestamp. A function with no request (the scheduled audit) opens the scope around its invocation.
+Counts made outside a scope (the CLI, demo seeding) are not published.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 from chalice import Chalice
 
 from chalicelib.api import (
+    audit_job,
     bank,
     card_page,
     card_registration,
@@ -45,8 +46,9 @@ def build_app(services: Services) -> Chalice:
     app.register_blueprint(card_page.blueprint(services))
     app.register_blueprint(card_registration.blueprint(services))
     app.register_blueprint(docs.blueprint())
-    if services.settings.webhook_queue:  # on AWS; the local server's worker does the same job
+    if services.settings.webhook_queue:  # on AWS; locally the server's worker delivers webhooks, the CLI audits
         app.register_blueprint(webhook_jobs.blueprint(services))
+        app.register_blueprint(audit_job.blueprint(services))
     if services.settings.contest_compat:
         app.register_blueprint(isubank_compat.blueprint(services))
     return app

@@ -70,6 +70,7 @@ AWS_STAGES = ("dev", "prod")
 # Logical ids of `chalice package`'s API function and REST API.
 API_FUNCTION = "APIHandler"
 WEBHOOK_DELIVERY_FUNCTION, WEBHOOK_SWEEP_FUNCTION = "DeliverWebhooks", "SweepWebhooks"
+AUDIT_FUNCTION = "AuditLedger"
 REST_API = "RestAPI"
 
 
@@ -138,7 +139,7 @@ def package_template() -> dict:
 
     - the API function's name, `bank-<BankStage>` (as `chalice deploy` names it), so that its IAM policy
       can name its own log group; and its stage, table prefix and webhook queue from BankStage, so that it
-      uses the tables of its own stack. The webhook functions likewise (`bank-<BankStage>-<name>`).
+      uses the tables of its own stack. The webhook and audit functions likewise (`bank-<BankStage>-<name>`).
       BankStage must be the stage packaged: another stage's policy names other
       tables, and every call would be denied;
     - API Gateway's own answers in the app's JSON: a path or method without a route is 404
@@ -168,6 +169,9 @@ def package_template() -> dict:
         },
         WEBHOOK_SWEEP_FUNCTION: {
             "Properties": {"FunctionName": {"Fn::Sub": "bank-${BankStage}-sweep_webhooks"}, "Environment": environment}
+        },
+        AUDIT_FUNCTION: {
+            "Properties": {"FunctionName": {"Fn::Sub": "bank-${BankStage}-audit_ledger"}, "Environment": environment}
         },
         REST_API: {
             "Properties": {

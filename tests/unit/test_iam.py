@@ -1,14 +1,14 @@
-"""Each stage's IAM policies grant the API function, and the webhook functions, exactly the DynamoDB and SQS
-calls their code makes.
+"""Each stage's IAM policies grant the API function, the webhook functions and the audit function exactly the
+DynamoDB and SQS calls their code makes.
 
 The actions are not listed by hand: a representative workload goes through every route of the app (built
 with the stage's contest switch) on moto while a botocore hook on the shared DynamoDB client records each
 call as the IAM actions it needs on the tables it touches (and a hook on boto3's SQS clients, the queue). The
 webhook functions (`deliver_webhooks`, `sweep_webhooks`) have their own policy, checked against their own
-workload. A transaction needs, per item, the action of
-that item (Put -> PutItem, Update -> UpdateItem, ...) on that item's table. The policy must grant those
-pairs and no others: the test fails when code starts making a call the policy lacks, and when the policy
-keeps granting one the code no longer makes.
+workload, and so has the daily audit (`audit_ledger`), which must only read. A transaction needs, per item,
+the action of that item (Put -> PutItem, Update -> UpdateItem, ...) on that item's table. The policy must
+grant those pairs and no others: the test fails when code starts making a call the policy lacks, and when
+the policy keeps granting one the code no longer makes.
 
 Creating tables (CreateTable, UpdateTimeToLive) is the operator's job (infra/ or the CLI), and so are
 opening accounts and registering apps outside the contest routes: that set-up runs before recording.
@@ -30,7 +30,7 @@ from chalice import Chalice
 from chalice.local import RouteMatcher
 from chalice.test import Client
 
-from chalicelib.api import build_app, webhook_jobs
+from chalicelib.api import audit_job, build_app, webhook_jobs
 from chalicelib.services import Services
 from chalicelib.settings import Settings
 from chalicelib.store.models import shared_connection
@@ -55,6 +55,15 @@ TRANSACT_WRITE_ACTIONS = {
     "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
 WEBHOOK_FUNCTIONS = webhook_jobs.FUNCTIONS
+AUDIT_FUNCTIONS = audit_job.FUNCTIONS
+# What a read-only role may do with a table: none of these changes an item.
+READ_ACTIONS = {
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:DescribeTable",
+}
 # What Lambda's SQS event source mapping calls with the function's role, which no code of ours makes.
 EVENT_SOURCE_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 # Routes that read no table (/docs/swagger-ui.css stands for /docs/{asset}).
@@ -400,8 +409,19 @@ def run_webhook_workload(app: Chalice, client: Client, clock: Any) -> None:
     client.lambda_.invoke("sweep_webhooks", client.events.generate_cw_event("Scheduled Event", "", {}, []))
 
 
+def run_audit_workload(app: Chalice, client: Client, clock: Any) -> None:
+    """The audit function, as its daily schedule calls it, over the ledger the API workload left: accounts,
+    postings, holds and card transactions."""
+    client.lambda_.invoke("audit_ledger", client.events.generate_cw_event("Scheduled Event", "", {}, []))
+
+
+# The workload of each function that has a policy of its own.
+FUNCTION_WORKLOADS = {"webhooks": run_webhook_workload, "audit": run_audit_workload}
+
+
 def exercised_grants(stage: str, clock: Any, tmp_path: Path, function: str | None = None) -> set[tuple[str, str]]:
-    """What the stage's API function (or its webhook functions) calls, as (IAM action, base name) pairs."""
+    """What the stage's API function (or its "webhooks" or "audit" functions) calls, as (IAM action, base name)
+    pairs."""
     settings = stage_settings(stage)
     operator = make_services(clock, contest_compat=settings.contest_compat)  # creates the tables
     # As on AWS: webhooks go through the stage's queue (made by infra/), never to a private address.
@@ -440,9 +460,9 @@ def exercised_grants(stage: str, clock: Any, tmp_path: Path, function: str | Non
     services = Services(function_settings, clock=clock, retrier=Retrier(sleep=lambda seconds: None))
     calls = AwsCalls(services.settings.table_prefix)
     app = build_app(services)
-    assert {source.name for source in app.event_sources} == set(WEBHOOK_FUNCTIONS)
+    assert {source.name for source in app.event_sources} == {*WEBHOOK_FUNCTIONS, *AUDIT_FUNCTIONS}
     with Client(app, project_dir=str(tmp_path)) as client, calls.recording(services):
-        run_webhook_workload(app, client, clock)
+        FUNCTION_WORKLOADS[function](app, client, clock)
     return calls.grants
 
 
@@ -489,14 +509,36 @@ def test_the_webhook_functions_policy_grants_exactly_what_they_call(stage, moto_
 
 
 @pytest.mark.parametrize("stage", AWS_STAGES)
-@pytest.mark.parametrize("function", (None, *WEBHOOK_FUNCTIONS))
+def test_the_audit_functions_policy_grants_exactly_what_it_reads_and_nothing_it_could_write(
+    stage, moto_db, clock, tmp_path
+):
+    config = CONFIG["stages"][stage]["lambda_functions"]
+    assert {config[name]["iam_policy_file"] for name in AUDIT_FUNCTIONS} == {f"policy-{stage}-audit.json"}
+    needed = exercised_grants(stage, clock, tmp_path, function="audit")
+    allowed = granted(stage, AUDIT_FUNCTIONS[0])
+    assert not needed - allowed, f"policy-{stage}-audit.json lacks {sorted(needed - allowed)}"
+    assert not allowed - needed, f"policy-{stage}-audit.json grants what no code calls: {sorted(allowed - needed)}"
+    assert {action for action, _ in allowed} <= READ_ACTIONS, "the audit's role must only read"
+    # The ledger's tables, card transactions included, each read whole.
+    scanned = {table for action, table in allowed if action == "dynamodb:Scan"}
+    assert scanned >= {"accounts", "postings", "holds", "card_transactions"}
+
+
+@pytest.mark.parametrize("stage", AWS_STAGES)
+@pytest.mark.parametrize("function", (None, *WEBHOOK_FUNCTIONS, *AUDIT_FUNCTIONS))
 def test_logs_go_to_the_functions_own_log_groups_only(stage, function):
     # `chalice deploy` names the API function <app>-<stage> (infra/template.json names it the same) and the
-    # others <app>-<stage>-<name>. In IAM a log group's ARN ends in ":*" (which also covers its streams).
+    # others <app>-<stage>-<name>: a policy names the log groups of the functions that carry it. In IAM a log
+    # group's ARN ends in ":*" (which also covers its streams).
+    functions = CONFIG["stages"][stage]["lambda_functions"]
     names = (
         [f"{CONFIG['app_name']}-{stage}"]
         if function is None
-        else [f"{CONFIG['app_name']}-{stage}-{n}" for n in WEBHOOK_FUNCTIONS]
+        else [
+            f"{CONFIG['app_name']}-{stage}-{name}"
+            for name, config in functions.items()
+            if config["iam_policy_file"] == functions[function]["iam_policy_file"]
+        ]
     )
     log_groups = [f"arn:aws:logs:*:*:log-group:/aws/lambda/{name}:*" for name in names]
     (statement,) = [s for s in policy(stage, function)["Statement"] if set(_as_list(s["Action"])) <= LOG_ACTIONS]
@@ -513,7 +555,7 @@ def test_stage_names_its_own_tables_and_policy(stage):
     assert CONFIG["stages"][stage]["iam_policy_file"] == f"policy-{stage}.json"
     resources = tables_template()["Resources"].values()
     tables = {r["Properties"]["TableName"]["Fn::Sub"] for r in resources if r["Type"] == "AWS::DynamoDB::Table"}
-    grants = granted(stage) | granted(stage, WEBHOOK_FUNCTIONS[0])
+    grants = granted(stage) | granted(stage, WEBHOOK_FUNCTIONS[0]) | granted(stage, AUDIT_FUNCTIONS[0])
     assert {f"bank-${{BankStage}}-{table.split('/')[0]}" for action, table in grants if "dynamodb" in action} <= tables
 
 

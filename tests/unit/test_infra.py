@@ -80,6 +80,7 @@ def test_packaged_template_holds_the_tables_and_points_the_function_at_them():
         ("APIHandler", ""),
         ("DeliverWebhooks", "-deliver_webhooks"),
         ("SweepWebhooks", "-sweep_webhooks"),
+        ("AuditLedger", "-audit_ledger"),
     ):
         function = package["Resources"][logical_id]["Properties"]
         assert function["FunctionName"] == {"Fn::Sub": CONFIG["app_name"] + "-${BankStage}" + suffix}

@@ -103,7 +103,7 @@ ENVIRONMENT = {
 
 def test_the_api_function(template):
     functions = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
-    assert sorted(functions) == ["APIHandler", "DeliverWebhooks", "SweepWebhooks"]
+    assert sorted(functions) == ["APIHandler", "AuditLedger", "DeliverWebhooks", "SweepWebhooks"]
     props = functions["APIHandler"]["Properties"]
     # Chalice deploys on the Python it runs on.
     assert props["Runtime"] == f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -134,12 +134,25 @@ def test_the_webhook_functions(template):
     assert resources["WebhookQueue"]["Properties"]["QueueName"] == {"Fn::Sub": "bank-${BankStage}-webhooks"}
 
 
+def test_the_audit_function(template):
+    props = template["Resources"]["AuditLedger"]["Properties"]
+    config = PROD["lambda_functions"]["audit_ledger"]
+    assert props["Handler"] == "app.audit_ledger"
+    assert props["FunctionName"] == {"Fn::Sub": "bank-${BankStage}-audit_ledger"}
+    assert props["Environment"]["Variables"] == ENVIRONMENT
+    # The whole ledger read in one run: Lambda's longest timeout, and a full vCPU for the checks.
+    assert props["Timeout"] == config["lambda_timeout"] == 900
+    assert props["MemorySize"] == config["lambda_memory_size"]
+    (schedule,) = props["Events"].values()
+    assert schedule["Type"] == "Schedule" and schedule["Properties"]["Schedule"] == "cron(0 18 * * ? *)"
+
+
 def test_every_function_exists_in_app_py_on_the_packaged_stage(monkeypatch):
     import importlib
 
     monkeypatch.setenv("BANK_WEBHOOK_QUEUE", "bank-prod-webhooks")
     module = importlib.reload(importlib.import_module("app"))
-    assert callable(module.deliver_webhooks) and callable(module.sweep_webhooks)
+    assert callable(module.deliver_webhooks) and callable(module.sweep_webhooks) and callable(module.audit_ledger)
 
 
 @pytest.mark.parametrize(
@@ -148,12 +161,13 @@ def test_every_function_exists_in_app_py_on_the_packaged_stage(monkeypatch):
         ("APIHandler", "ApiHandlerRole", PROD["iam_policy_file"]),
         ("DeliverWebhooks", "DeliverWebhooksRole", PROD["lambda_functions"]["deliver_webhooks"]["iam_policy_file"]),
         ("SweepWebhooks", "SweepWebhooksRole", PROD["lambda_functions"]["sweep_webhooks"]["iam_policy_file"]),
+        ("AuditLedger", "AuditLedgerRole", PROD["lambda_functions"]["audit_ledger"]["iam_policy_file"]),
     ],
 )
 def test_each_functions_role_carries_its_prod_policy(template, function, role, policy_file):
     roles = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
     # With autogen_policy false, Chalice makes one role per function, named after it (no DefaultRole).
-    assert sorted(roles) == ["ApiHandlerRole", "DeliverWebhooksRole", "SweepWebhooksRole"]
+    assert sorted(roles) == ["ApiHandlerRole", "AuditLedgerRole", "DeliverWebhooksRole", "SweepWebhooksRole"]
     assert template["Resources"][function]["Properties"]["Role"] == {"Fn::GetAtt": [role, "Arn"]}
     policy = json.loads((ROOT / ".chalice" / policy_file).read_text())
     assert roles[role]["Properties"]["Policies"] == [{"PolicyName": f"{role}Policy", "PolicyDocument": policy}]
