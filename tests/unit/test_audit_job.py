@@ -58,22 +58,23 @@ def test_a_clean_ledger_logs_no_finding_and_publishes_0(ledger, tmp_path, writte
 
 
 def test_a_corrupted_ledger_logs_its_findings_and_publishes_their_count(ledger, tmp_path, written):
-    Account("bob").update(actions=[Account.balance.add(1)])
+    Account("bob").update(actions=[Account.balance.add(1), Account.available.add(1)])
     (record,), (blob,) = run(ledger, tmp_path, written)
-    assert (record["message"], record["level"], record["findings_total"]) == ("ledger audit", "ERROR", 1)
+    assert (record["message"], record["level"], record["findings_total"]) == ("ledger audit", "ERROR", 2)
     assert record["findings"] == [
-        {"check": "balance", "key": {"account_id": "bob"}, "expected": 10_700, "found": 10_701}
+        {"check": "balance", "key": {"account_id": "bob"}, "expected": 10_700, "found": 10_701},
+        {"check": "conservation", "key": {}, "expected": 19_200, "found": 19_201},
     ]
-    assert blob[audit_job.METRIC] == [1]
+    assert blob[audit_job.METRIC] == [2]
 
 
 def test_the_log_record_keeps_the_first_findings_and_counts_them_all(ledger, tmp_path, written, monkeypatch):
     monkeypatch.setattr(audit_job, "FINDINGS_LOGGED", 2)
     for seq in (1, 2):
         Posting("alice", seq).update(actions=[Posting.balance_after.add(1)])
-    Account("bob").update(actions=[Account.balance.add(1)])
+    Account("bob").update(actions=[Account.balance.add(1), Account.available.add(1)])
     (record,), (blob,) = run(ledger, tmp_path, written)
-    assert record["findings_total"] == 3 and blob[audit_job.METRIC] == [3]
+    assert record["findings_total"] == 4 and blob[audit_job.METRIC] == [4]  # 2 balance_after, balance, conservation
     assert len(record["findings"]) == 2
 
 
