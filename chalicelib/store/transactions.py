@@ -2,6 +2,10 @@
 
 A cancelled transaction means one of two things to the ledger: a condition it wrote no longer holds
 (re-read and decide again), or DynamoDB could not serialise it right now (back off and try again).
+A transaction whose outcome is unknown (a 500, a timeout: it may have been applied) is sent again exactly as
+it was, with its client request token: DynamoDB applies a token's transaction at most once (for ten minutes),
+so a repeat of one that was applied answers success and changes nothing. Deciding again on a fresh read
+instead could apply it twice (a deposit) or refuse what was done (a commit already committed).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -35,6 +40,18 @@ _TRANSIENT_CODES = frozenset(
 )
 
 
+# After botocore's own resends (which keep the token too): how many more, and the first pause between them.
+UNKNOWN_OUTCOME_RESENDS = 4
+UNKNOWN_OUTCOME_PAUSE_SECONDS = 0.05
+
+
+# Answers after which a transaction may have been applied: None is no answer at all (a timeout, a reset);
+# TransactionInProgress answers a resend that came while the first send was still being applied.
+_UNKNOWN_OUTCOME_CODES = frozenset(
+    {None, "InternalServerError", "InternalFailure", "ServiceUnavailable", "TransactionInProgressException"}
+)
+
+
 class ConditionFailed(Exception):
     """A condition of the transaction did not hold: state changed since it was read."""
 
@@ -52,18 +69,25 @@ def is_transient(error: PynamoDBException) -> bool:
 
 
 def write_transaction(build: Callable[[TransactWrite], None]) -> None:
-    """Run one transaction whose items `build` adds; raise ConditionFailed or TransientFailure."""
-    try:
-        with TransactWrite(connection=shared_connection(Account.Meta.region)) as transaction:
-            build(transaction)
-    except TransactWriteError as error:
-        codes = {reason.code for reason in error.cancellation_reasons if reason is not None}
-        if "ConditionalCheckFailed" in codes:
-            count("ConditionalCheckFailures")
-            raise ConditionFailed() from error
-        if codes & _TRANSIENT_CODES or is_transient(error):
-            raise TransientFailure() from error
-        raise
+    """Run one transaction whose items `build` adds (a pure function: it is called again for a resend); raise
+    ConditionFailed or TransientFailure."""
+    token = str(uuid.uuid4())
+    for resend in range(UNKNOWN_OUTCOME_RESENDS + 1):
+        try:
+            with TransactWrite(connection=shared_connection(Account.Meta.region), client_request_token=token) as t:
+                build(t)
+            return
+        except TransactWriteError as error:
+            codes = {reason.code for reason in error.cancellation_reasons if reason is not None}
+            if "ConditionalCheckFailed" in codes:
+                count("ConditionalCheckFailures")
+                raise ConditionFailed() from error
+            if codes & _TRANSIENT_CODES or is_transient(error):
+                raise TransientFailure() from error
+            if error.cause_response_code not in _UNKNOWN_OUTCOME_CODES or resend == UNKNOWN_OUTCOME_RESENDS:
+                raise
+            count("TransactionResends")
+            time.sleep(UNKNOWN_OUTCOME_PAUSE_SECONDS * 2**resend)
 
 
 class Retrier:
