@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DDB_STAMP := local/node_modules/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test deps java browser lint infra openapi package bench clean
+.PHONY: run test deps java browser lint infra openapi package bench soak clean
 
 run: deps
 	PORT=$(PORT) $(PY) -m local.server
@@ -62,6 +62,13 @@ package: deps
 
 bench: deps
 	@$(PY) -m benchmarks.ledger $(BENCH_ARGS)
+
+# The soak, long: a seeded concurrent mix of every money movement with DynamoDB faults, then the audit
+# (`make test` runs it short). SOAK_OPERATIONS, SOAK_THREADS, SOAK_SEED, SOAK_FAULT_RATE to change it.
+soak: deps
+	mkdir -p .local
+	SOAK_OPERATIONS=$${SOAK_OPERATIONS:-4000} SOAK_REPORT=.local/soak.json $(PY) -m pytest tests/soak -q; \
+	  status=$$?; cat .local/soak.json; exit $$status
 
 # Schemathesis over every operation of chalicelib/api/openapi.json, 500 fuzzed examples each (`make test`: 25).
 .PHONY: fuzz

@@ -17,7 +17,9 @@
    units) and latency of each auth call and of /transactions (pages 1 and 5 of a 1,000-posting month),
    /balances (that month), /accounts and /branches, and how much of that is DynamoDB and Argon2id;
 7. the card gateway over HTTP: DynamoDB calls and capacity of each operation (another bank's card and
-   this bank's), and purchases per second paid to one merchant against the same load spread over 50.
+   this bank's), and purchases per second paid to one merchant against the same load spread over 50;
+8. the ledger audit: items read per second, by parallel scan segments, over what the sections before left
+   and 100 more accounts of 200 postings each.
 
 It prints a header and its figures, nothing else: the app's JSON logs (Powertools, service bank-api)
 and the local server's access log are turned down to warnings, metrics are off
@@ -918,13 +920,56 @@ def card_gateway(services, port: int, seconds: float, threads: int) -> None:
     )
 
 
+# --- 8. the ledger audit ---------------------------------------------------------------------------
+
+
+def audit_speed(services, accounts: int = 100, postings: int = 200) -> None:
+    """The ledger the sections before left, plus `accounts` accounts of `postings` deposits of 1 each (written in
+    batches, their books consistent), audited with 1, 4 and 8 parallel scan segments per table."""
+    from chalicelib.clock import epoch_ms
+    from chalicelib.ledger.audit import Audit
+    from chalicelib.store.models import DEPOSIT, Account, Posting
+
+    now = services.clock.now()
+    with Account.batch_write() as account_batch, Posting.batch_write() as posting_batch:
+        for n in range(accounts):
+            account_id = f"bench-audit-{n:03d}"
+            account_batch.save(
+                Account(
+                    account_id,
+                    account_number=f"9{n:06d}",
+                    balance=postings,
+                    available=postings,
+                    held={},
+                    posting_seq=postings,
+                    last_posted_ms=epoch_ms(now),
+                    created_at=now,
+                )
+            )
+            for seq in range(1, postings + 1):
+                posting = Posting(account_id, seq, amount=1, balance_after=seq, description="入金", kind=DEPOSIT)
+                posting.posted_at, posting.posted_ms = now, epoch_ms(now)
+                posting_batch.save(posting)
+    say("8. the ledger audit (accounts, postings, holds and card transactions, each table scanned once):")
+    for segments in (1, 4, 8):
+        read: list[int] = []
+        started = time.perf_counter()
+        report = Audit(services.clock, services.retrier).run(segments=segments, progress=read.append)
+        elapsed = time.perf_counter() - started
+        say(
+            f"   {segments} segment(s): {sum(read):,} items in {elapsed:.2f} s, {sum(read) / elapsed:,.0f} items/s"
+            f" ({report.accounts:,} accounts, {report.postings:,} postings, {report.holds:,} holds;"
+            f" {len(report.findings)} findings)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each throughput run")
     parser.add_argument("--threads", type=int, default=8, help="client threads of the throughput runs")
     parser.add_argument("--cycles", type=int, default=300, help="cycles of the CPU section, each side")
     parser.add_argument("--profile", action="store_true", help="print the top of the profile of our cycle")
-    parser.add_argument("--sections", default="1234567", help="which sections to run, e.g. 4 (default: 1234567)")
+    parser.add_argument("--sections", default="12345678", help="which sections to run, e.g. 4 (default: all)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(PROJECT_DIR))
@@ -972,6 +1017,7 @@ def main() -> None:
                 "5": lambda: keep_alive_latency(services, port),
                 "6": lambda: bank_common_api(services, port),
                 "7": lambda: card_gateway(services, port, args.seconds, args.threads),
+                "8": lambda: audit_speed(services),
             }
             for number in args.sections:
                 sections[number]()

@@ -1,11 +1,13 @@
 """Running DynamoDB write transactions and telling their failures apart.
 
 A cancelled transaction means one of two things to the ledger: a condition it wrote no longer holds
-(re-read and decide again), or DynamoDB could not serialise it right now (back off and try again).
-A transaction whose outcome is unknown (a 500, a timeout: it may have been applied) is sent again exactly as
-it was, with its client request token: DynamoDB applies a token's transaction at most once (for ten minutes),
-so a repeat of one that was applied answers success and changes nothing. Deciding again on a fresh read
-instead could apply it twice (a deposit) or refuse what was done (a commit already committed).
+(re-read and decide again), or DynamoDB could not serialise it right now (try again).
+A transaction is always tried again as it was sent, with its client request token: DynamoDB applies a token's
+transaction at most once (for ten minutes), so a repeat of one that was applied answers success and changes
+nothing. That matters because an earlier send may have been applied without our knowing (a 500, a timeout,
+even one that botocore retried into a throttling error): deciding again on a fresh read could then apply it
+twice (a deposit) or refuse what was done (a commit "already committed", a purchase "duplicate reference").
+Only when the resends run out is the caller told to decide again, and never after an unknown outcome.
 """
 
 from __future__ import annotations
@@ -40,9 +42,9 @@ _TRANSIENT_CODES = frozenset(
 )
 
 
-# After botocore's own resends (which keep the token too): how many more, and the first pause between them.
-UNKNOWN_OUTCOME_RESENDS = 4
-UNKNOWN_OUTCOME_PAUSE_SECONDS = 0.05
+# After botocore's own retries (which keep the token too): how many more sends, and the first pause's bound.
+RESENDS = 4
+RESEND_PAUSE_SECONDS = 0.02
 
 
 # Answers after which a transaction may have been applied: None is no answer at all (a timeout, a reset);
@@ -60,6 +62,11 @@ class TransientFailure(Exception):
     """DynamoDB refused for now (conflict, throttling): retrying later can succeed."""
 
 
+class OutcomeUnknown(Exception):
+    """Applied or not, nobody can tell: sent again as it was until the resends ran out. Never retried with a new
+    decision; the API answers 500 and a client retries (a card operation with its Idempotency-Key)."""
+
+
 class Busy(Exception):
     """Still conflicting or throttled after every retry; the caller should try again later."""
 
@@ -70,9 +77,10 @@ def is_transient(error: PynamoDBException) -> bool:
 
 def write_transaction(build: Callable[[TransactWrite], None]) -> None:
     """Run one transaction whose items `build` adds (a pure function: it is called again for a resend); raise
-    ConditionFailed or TransientFailure."""
+    ConditionFailed, TransientFailure or OutcomeUnknown."""
     token = str(uuid.uuid4())
-    for resend in range(UNKNOWN_OUTCOME_RESENDS + 1):
+    uncertain = False  # a send of it may have been applied
+    for resend in range(RESENDS + 1):
         try:
             with TransactWrite(connection=shared_connection(Account.Meta.region), client_request_token=token) as t:
                 build(t)
@@ -82,12 +90,17 @@ def write_transaction(build: Callable[[TransactWrite], None]) -> None:
             if "ConditionalCheckFailed" in codes:
                 count("ConditionalCheckFailures")
                 raise ConditionFailed() from error
-            if codes & _TRANSIENT_CODES or is_transient(error):
-                raise TransientFailure() from error
-            if error.cause_response_code not in _UNKNOWN_OUTCOME_CODES or resend == UNKNOWN_OUTCOME_RESENDS:
+            transient = bool(codes & _TRANSIENT_CODES) or is_transient(error)
+            unknown = not transient and error.cause_response_code in _UNKNOWN_OUTCOME_CODES
+            if not (transient or unknown):
                 raise
+            uncertain = uncertain or unknown
+            if resend == RESENDS:
+                if uncertain:
+                    raise OutcomeUnknown() from error
+                raise TransientFailure() from error
             count("TransactionResends")
-            time.sleep(UNKNOWN_OUTCOME_PAUSE_SECONDS * 2**resend)
+            time.sleep(random.uniform(0, RESEND_PAUSE_SECONDS * 2**resend))  # noqa: S311 jitter
 
 
 class Retrier:

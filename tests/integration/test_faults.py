@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.cards.payments import CardDetails, Purchase
 from chalicelib.store.models import Hold
 from tests.conftest import make_services
 from tests.support.faults import APPLIED_THEN_500, CONFLICT, THROTTLING, Faults
@@ -55,3 +56,22 @@ def test_conflicts_and_throttling_are_tried_again_and_apply_once(bank, faults):
     assert faults.injected == {CONFLICT: 3, THROTTLING: BOTOCORE_ATTEMPTS + 2}
     assert len([h for h in Hold.scan() if h.account_id == "alice"]) == 1  # the fast path's one, not a second
     assert bank.accounts.balance("alice").balance == 700
+
+
+def test_a_commit_applied_then_throttled_past_botocores_retries_is_not_decided_again(bank, faults):
+    """botocore retried the 500 into throttling: the last error says "not now", yet the first send was applied.
+    Decided again on a fresh read, the commit would answer "already committed"."""
+    reserve_id = bank.holds.reserve("alice", -300, "app", "購入")
+    faults.scripted.extend([APPLIED_THEN_500] + [THROTTLING] * (BOTOCORE_ATTEMPTS - 1))
+    bank.holds.commit([reserve_id])
+    assert not faults.scripted and Hold.get(reserve_id).status == "committed"
+    assert bank.accounts.balance("alice").balance == 700
+
+
+def test_a_purchase_applied_then_conflicting_is_one_purchase_not_a_duplicate_reference(bank, faults):
+    shop = bank.merchants.create("Fault shop")
+    card = CardDetails("4242424242424242", "12", "30", "123", "A")
+    faults.scripted.extend([APPLIED_THEN_500, CONFLICT])
+    answer = bank.payments.purchase(shop.identity, Purchase(1_200, "JPY", card, "fault-1", {}))
+    assert not faults.scripted and answer["payment_details"]["amount"] == 1_200
+    assert bank.merchants.balance(shop.identity.merchant_id) == 1_200

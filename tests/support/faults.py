@@ -5,7 +5,9 @@ client answers some requests itself instead of DynamoDB.
 - a transaction conflict (TransactWriteItems): TransactionCanceledException with a TransactionConflict reason,
   nothing done;
 - an InternalServerError after the fact (TransactWriteItems): the request IS sent to DynamoDB and applied, and
-  its answer replaced by a 500, the outcome a client cannot know.
+  its answer replaced by a 500, the outcome a client cannot know. It comes in a burst: the next 0 to
+  MAX_BURST sends of the same transaction (its client request token) are answered 500 too, so that some
+  outlast botocore's own retries.
 
 Each fault is drawn from a seeded random generator (one lock for every thread), so a run is repeatable up to
 the threads' interleaving; or scripted, for the next transactions. botocore's own retries go through the hook
@@ -30,6 +32,7 @@ from chalicelib.store.models import Account, shared_connection
 
 THROTTLING, CONFLICT, APPLIED_THEN_500 = "throttling", "transaction_conflict", "applied_then_internal_error"
 _PREFIX = "com.amazonaws.dynamodb.v20120810#"
+MAX_BURST = 6
 
 
 class _Body(io.BytesIO):
@@ -50,12 +53,17 @@ class Faults:
         self.injected: Counter[str] = Counter()
         self.calls = 0
         self.scripted: deque[str | None] = deque()  # the faults of the next TransactWriteItems sends, in order
+        self._bursts: dict[str, int] = {}  # client request token -> sends of it still to answer 500
         self._lock = threading.Lock()
         self._http = urllib3.PoolManager(maxsize=64)
 
-    def _draw(self, operation: str) -> str | None:
+    def _draw(self, operation: str, token: str | None) -> str | None:
         with self._lock:
             self.calls += 1
+            if self._bursts.get(token or ""):
+                self._bursts[token or ""] -= 1
+                self.injected[APPLIED_THEN_500] += 1
+                return APPLIED_THEN_500
             if self.scripted and operation == "TransactWriteItems":
                 fault = self.scripted.popleft()
                 if fault is not None:
@@ -67,6 +75,8 @@ class Faults:
                     continue
                 if roll < self.rates[fault]:
                     self.injected[fault] += 1
+                    if fault == APPLIED_THEN_500 and token is not None:
+                        self._bursts[token] = self.random.randint(0, MAX_BURST)
                     return fault
                 roll -= self.rates[fault]
         return None
@@ -74,7 +84,8 @@ class Faults:
     def _before_send(self, request: Any, **kwargs: Any) -> AWSResponse | None:
         operation = request.headers.get("X-Amz-Target", b"")
         operation = (operation.decode() if isinstance(operation, bytes) else operation).rpartition(".")[2]
-        fault = self._draw(operation)
+        token = json.loads(request.body).get("ClientRequestToken") if operation == "TransactWriteItems" else None
+        fault = self._draw(operation, token)
         if fault == THROTTLING:
             return _answer(request, 400, {"__type": _PREFIX + "ThrottlingException", "message": "Rate exceeded"})
         if fault == CONFLICT:
@@ -86,8 +97,9 @@ class Faults:
             body = {"__type": _PREFIX + "TransactionCanceledException", "message": message}
             return _answer(request, 400, body | {"CancellationReasons": reasons})
         if fault == APPLIED_THEN_500:
-            applied = self._http.request(request.method, request.url, body=request.body, headers=dict(request.headers))
-            assert applied.status == 200, applied.data  # a fault only on what DynamoDB did apply
+            sent = self._http.request(request.method, request.url, body=request.body, headers=dict(request.headers))
+            if sent.status != 200:  # refused (a condition): nothing was applied, its answer stands
+                return AWSResponse(request.url, sent.status, dict(sent.headers), _Body(sent.data))
             return _answer(request, 500, {"__type": _PREFIX + "InternalServerError", "message": "Internal error"})
         return None
 
