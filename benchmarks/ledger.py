@@ -950,7 +950,8 @@ def audit_speed(services, accounts: int = 100, postings: int = 200) -> None:
                 posting = Posting(account_id, seq, amount=1, balance_after=seq, description="入金", kind=DEPOSIT)
                 posting.posted_at, posting.posted_ms = now, epoch_ms(now)
                 posting_batch.save(posting)
-    say("8. the ledger audit (accounts, postings, holds and card transactions, each table scanned once):")
+    say()
+    say("8. The ledger audit (accounts, postings, holds and card transactions, each table scanned once)")
     for segments in (1, 4, 8):
         read: list[int] = []
         started = time.perf_counter()
