@@ -225,7 +225,8 @@ class Client:
         account_id = self.random.choice(list(self.bank.cards))
         return account_id, self.bank.cards[account_id]
 
-    def _pay(self, operation: str) -> tuple[Any, str | None, int, dict | None]:
+    def _pay(self, operation: str) -> tuple[Any, str | None, int, str | None]:
+        """A purchase or an authorisation: (the merchant, the card's account, the amount, the payment's id if made)."""
         merchant = self.random.choice(self.bank.merchants)
         account_id, card = self._card()
         amount = self.random.randint(100, 20_000)
@@ -244,7 +245,16 @@ class Client:
             assert status == 402 and answer["payment_details"]["response_code"] == 51, (status, answer)
             self.ledger.outcomes[f"{operation}_declined"] += 1  # over the card's line
             return merchant, account_id, amount, None
-        return merchant, account_id, amount, answer
+        transaction_id = answer["transaction_details"]["id"]
+        with self.ledger.lock:
+            self.ledger.payments[transaction_id] = {
+                "merchant": merchant,
+                "account_id": account_id,
+                "captured": 0,
+                "refunded": 0,
+                "status": "captured" if operation == "payment" else "authorised",
+            }
+        return merchant, account_id, amount, transaction_id
 
     def _unsure(self, merchant: Any, account_id: str | None) -> None:
         with self.ledger.lock:
@@ -258,32 +268,14 @@ class Client:
             payment.update(captured=payment["captured"] + amount)
 
     def purchase(self) -> None:
-        merchant, account_id, amount, answer = self._pay("payment")
-        if answer is not None:
-            transaction_id = answer["transaction_details"]["id"]
-            with self.ledger.lock:
-                self.ledger.payments[transaction_id] = {
-                    "merchant": merchant,
-                    "account_id": account_id,
-                    "captured": 0,
-                    "refunded": 0,
-                    "status": "captured",
-                }
+        merchant, account_id, amount, transaction_id = self._pay("payment")
+        if transaction_id is not None:
             self._paid(merchant, account_id, transaction_id, amount)
 
     def authorise(self) -> None:
-        merchant, account_id, amount, answer = self._pay("authorization")
-        if answer is None:
+        merchant, account_id, amount, transaction_id = self._pay("authorization")
+        if transaction_id is None:
             return
-        transaction_id = answer["transaction_details"]["id"]
-        with self.ledger.lock:
-            self.ledger.payments[transaction_id] = {
-                "merchant": merchant,
-                "account_id": account_id,
-                "captured": 0,
-                "refunded": 0,
-                "status": "authorised",
-            }
         outcome = self.random.choices(["capture", "void", "leave"], [6, 3, 1])[0]
         if outcome == "leave":
             return
