@@ -550,6 +550,11 @@ def blueprint(services: Services) -> Blueprint:
     # The merchant of each request in flight, authenticated once though both the idempotency check and
     # the route ask.
     callers: weakref.WeakKeyDictionary[Any, MerchantIdentity] = weakref.WeakKeyDictionary()
+    # The id of the transaction a keyed request makes, the same for each of its retries (cards/idempotency.py).
+    keyed_ids: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+    def new_id() -> str | None:
+        return keyed_ids.get(bp.current_request)
 
     def merchant() -> MerchantIdentity:
         request = bp.current_request
@@ -576,14 +581,15 @@ def blueprint(services: Services) -> Blueprint:
                 return error_response(UNAUTHORIZED, "Unauthorized.")
             fingerprint = request_hash(request.method, request.context.get("resourcePath", ""), request.raw_body or b"")
             try:
-                replay = services.idempotency.begin(caller.merchant_id, key, fingerprint)
+                claim = services.idempotency.begin(caller.merchant_id, key, fingerprint)
             except IdempotencyMismatch:
                 return error_response(KEY_REUSED, "Idempotency-Key already used with another request.")
             except IdempotencyInFlight:
                 return error_response(KEY_IN_FLIGHT, "A request with this Idempotency-Key is in progress.")
-            if replay is not None:
+            if isinstance(claim, Replay):
                 headers = {"Content-Type": "application/json", "Idempotent-Replayed": "true"}
-                return Response(body=replay.body, status_code=replay.status, headers=headers)
+                return Response(body=claim.body, status_code=claim.status, headers=headers)
+            keyed_ids[request] = claim.transaction_id
             try:
                 response = route()
             except Exception:
@@ -616,7 +622,7 @@ def blueprint(services: Services) -> Blueprint:
             if challenge_id is not None:
                 page = pages.absolute_url(bp.current_request, pages.CHALLENGE_PATH.format(challengeId=challenge_id))
                 return json_response(200, ThreeDSRedirect(url=page, redirect_url=page, statusCode=200, success=True))
-        result = services.payments.purchase(caller, purchase)
+        result = services.payments.purchase(caller, purchase, new_id=new_id())
         count("Purchases")
         return result
 
@@ -637,7 +643,7 @@ def blueprint(services: Services) -> Blueprint:
     @functools.partial(answer, 201)
     def authorization() -> dict[str, Any]:
         caller, body = request(PaymentRequest)
-        result = services.payments.authorise(caller, _purchase(body))
+        result = services.payments.authorise(caller, _purchase(body), new_id())
         count("Authorisations")
         return result
 
@@ -645,7 +651,7 @@ def blueprint(services: Services) -> Blueprint:
         """A capture or a refund: an operation on a payment, for an amount (none: all of it)."""
         caller, body = request(CaptureRequest)
         amount = None if body.amount is None else _amount(body.amount)
-        result = operation(caller, body.transactionId, amount)
+        result = operation(caller, body.transactionId, amount, new_id())
         count(metric)
         return result
 
@@ -666,7 +672,7 @@ def blueprint(services: Services) -> Blueprint:
     @functools.partial(answer, 201)
     def void() -> dict[str, Any]:
         caller, body = request(VoidRequest)
-        result = services.payments.void(caller, body.transactionId)
+        result = services.payments.void(caller, body.transactionId, new_id())
         count("Voids")
         return result
 

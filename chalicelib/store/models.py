@@ -461,6 +461,8 @@ class IdempotencyRecord(_BankModel):
     state = UnicodeAttribute()  # in_flight | done
     in_flight_until_ms = NumberAttribute()  # a request that died mid-way frees its key then
     expires_at_ms = NumberAttribute()  # the key may be used for another request from then
+    # The id of the transaction the request makes: kept when a failed try gives the key back (see idempotency.py).
+    operation_id = UnicodeAttribute(null=True)
     status = NumberAttribute(null=True)
     body = UnicodeAttribute(null=True)
     purge_at = TTLAttribute()

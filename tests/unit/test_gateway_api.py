@@ -9,7 +9,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.api import build_app
-from chalicelib.cards.idempotency import request_hash
+from chalicelib.cards.idempotency import Claimed, request_hash
 from chalicelib.store.models import Account, CardToken, StoredCard
 from tests.conftest import make_services
 from tests.support.calls import dynamodb_calls
@@ -338,9 +338,8 @@ def test_a_key_in_flight_is_409_until_it_is_given_back(client, bank, clock, merc
     fingerprint = request_hash(
         "POST", "/api/v1/server-to-server-interface/payment", json.dumps(body(ref="k5")).encode()
     )
-    assert (
-        bank.idempotency.begin(merchant.identity.merchant_id, "key-5", fingerprint) is None
-    )  # a request still running
+    claim = bank.idempotency.begin(merchant.identity.merchant_id, "key-5", fingerprint)  # a request still running
+    assert isinstance(claim, Claimed)
     response = client.http.post(
         "/api/v1/server-to-server-interface/payment",
         headers={**headers(merchant), "Idempotency-Key": "key-5"},
@@ -566,3 +565,50 @@ def test_the_tokens_endpoint_refuses_bad_cards(client, merchant, payload, field)
     )
     answer = json.loads(response.body)
     assert (response.status_code, answer["errors"][0]["field"]) == (422, field)
+
+
+@pytest.fixture
+def fails_after_writing(bank, monkeypatch):
+    """The next operation writes its transaction, then fails (as when DynamoDB's answer is lost): a 500."""
+    queued = bank.webhooks.queued
+    armed = []
+
+    def fail_once(event):
+        if armed:
+            armed.clear()
+            raise RuntimeError("the answer was lost")
+        return queued(event)
+
+    monkeypatch.setattr(bank.webhooks, "queued", fail_once)
+    return armed
+
+
+def test_a_retry_after_a_try_that_did_write_is_answered_with_what_it_made(
+    client, bank, merchant, own_card, fails_after_writing
+):
+    """The failed try gives its key back, but its claim's transaction id stays with the key: the retry finds the
+    purchase, the capture or the refund it made, instead of a duplicate reference, 'already captured' or a
+    second refund."""
+    card, details = own_card
+    fails_after_writing.append(True)
+    assert keyed(client, merchant, body(card.number, amount="3000", ref="lost-1", **details), "p")[0] == 500
+    status, paid, _ = keyed(client, merchant, body(card.number, amount="3000", ref="lost-1", **details), "p")
+    assert status == 201 and paid["payment_details"]["amount"] == 3000
+    payment_id = paid["transaction_details"]["id"]
+    fails_after_writing.append(True)
+    refund = {"transactionId": payment_id, "amount": "1000"}
+    assert keyed(client, merchant, refund, "r", operation="refund")[0] == 500
+    status, refunded, _ = keyed(client, merchant, refund, "r", operation="refund")
+    assert status == 201 and refunded["transaction_type"] == "REFUND"
+
+    _, authorised, _ = keyed(
+        client, merchant, body(card.number, amount="500", ref="lost-2", **details), "a", operation="authorization"
+    )
+    fails_after_writing.append(True)
+    capture = {"transactionId": authorised["transaction_details"]["id"]}
+    assert keyed(client, merchant, capture, "c", operation="capture")[0] == 500
+    status, captured, _ = keyed(client, merchant, capture, "c", operation="capture")
+    assert status == 201 and captured["transaction_type"] == "CAPTURE"
+
+    assert bank.accounts.balance(card.account_id, kind=None).balance == -3000 + 1000 - 500  # each made once
+    assert bank.merchants.balance(merchant.identity.merchant_id) == 3000 - 1000 + 500
