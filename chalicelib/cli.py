@@ -240,7 +240,9 @@ def _org(services, args: argparse.Namespace) -> dict:
 
 
 def _audit(services, args: argparse.Namespace) -> dict:
-    from chalicelib.ledger.audit import Audit
+    from tqdm import tqdm
+
+    from chalicelib.ledger.audit import AUDITED, Audit
 
     if not 1 <= args.segments <= 64:
         raise ValueError("--segments is 1 to 64")
@@ -249,16 +251,11 @@ def _audit(services, args: argparse.Namespace) -> dict:
         accounts = [account.account_id for account in services.accounts.of_customer(args.bank_id)]
     elif args.account_id is not None:
         accounts = [args.account_id]
-    read = [0]
-
-    def progress(items: int) -> None:
-        read[0] += items
-        if sys.stderr.isatty():
-            print(f"\raudit: {read[0]} items read", end="", file=sys.stderr, flush=True)
-
-    report = Audit(services.clock, services.retrier).run(accounts, segments=args.segments, progress=progress)
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
+    on_terminal = sys.stderr.isatty()
+    # DynamoDB's item counts (refreshed about every six hours on AWS): the bar's end, roughly.
+    total = sum(int(model.describe_table()["ItemCount"]) for model in AUDITED) if on_terminal else None
+    with tqdm(total=total, unit=" items", desc="audit", file=sys.stderr, disable=not on_terminal) as bar:
+        report = Audit(services.clock, services.retrier).run(accounts, segments=args.segments, progress=bar.update)
     return msgspec.to_builtins(report)
 
 

@@ -39,6 +39,8 @@ from chalicelib.store.transactions import Retrier
 # Card transaction types and payment states (chalicelib.cards.payments names them; the ledger does not import it).
 _CAPTURE, _REFUND, _PRE_AUTH = "CAPTURE", "REFUND", "PRE_AUTH"
 _HOLD_OF_PAYMENT = {"authorised": PENDING, "captured": COMMITTED, "voided": CANCELLED}
+# The tables the audit reads, each once a pass.
+AUDITED = (Account, Posting, Hold, CardTransaction)
 
 
 class Finding(Struct, frozen=True):
@@ -108,7 +110,7 @@ class Audit:
             return _scan(model, segments, self.retrier, progress)
 
         with ThreadPoolExecutor(max_workers=4) as pool:
-            scans = [pool.submit(read, model) for model in (Account, Posting, Hold, CardTransaction)]
+            scans = [pool.submit(read, model) for model in AUDITED]
             all_accounts, all_postings, all_holds, card_transactions = (scan.result() for scan in scans)
         now_ms = epoch_ms(self.clock.now())
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import sys
 from datetime import datetime
 
 import pytest
@@ -209,3 +211,15 @@ def test_audit_reports_as_json_and_exits_2_on_a_finding(run_cli):
     assert code == 2
     assert report["findings"] == [{"check": "balance", "key": {"account_id": "hana"}, "expected": 900, "found": 905}]
     assert run_cli("audit", "--segments", "0")[1]["error"] == "ValueError"
+
+
+def test_audit_shows_a_progress_bar_on_a_terminal_only(run_cli, monkeypatch, capsys):
+    run_cli("user", "create", "--bank-id", "kai")
+    run_cli("credit", "add", "--bank-id", "kai", "--amount", "300")
+    terminal = io.StringIO()
+    terminal.isatty = lambda: True
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert cli.main(["--stage", "local", "audit"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    # The bar ends at the tables' item counts (DynamoDB's): here exactly what was read.
+    assert report["findings"] == [] and "audit: 100%" in terminal.getvalue() and " items" in terminal.getvalue()
