@@ -107,10 +107,12 @@ class Client:
         self.clock = clock
         self.random = rng
         self.http = requests.Session()
+        self.retried = False
 
     # --- HTTP, as a real client retries it -------------------------------------------------------------
 
     def _send(self, path: str, body: dict, headers: dict[str, str]) -> tuple[int, dict]:
+        self.retried = False  # whether an earlier try of this request failed with its outcome unknown
         for attempt in range(CLIENT_RETRIES):
             try:
                 response = self.http.post(self.base + path, data=json.dumps(body), headers=headers, timeout=30)
@@ -123,6 +125,7 @@ class Client:
             if response.status_code < 500 and not in_flight:
                 return response.status_code, answer
             self.ledger.outcomes["client_retry"] += 1
+            self.retried = True
             time.sleep(0.01 * 2 ** min(attempt, 5))
         raise Unknown(path)
 
@@ -194,7 +197,10 @@ class Client:
             with self.ledger.lock:
                 self.ledger.unsure.update(users)
             raise
-        if status != 200:
+        resolved_before = self.retried and answer == {"error": "reserve is already committed"}
+        if resolved_before:  # as a client reads it: its own first try, whose answer was a 5xx, did it
+            self.ledger.outcomes[f"{outcome}_done_by_a_try_answered_5xx"] += 1
+        elif status != 200:
             assert answer == {"error": "reserve is already expired"}, (status, answer)  # the clock moved
             self.ledger.outcomes[f"{outcome}_expired"] += 1
             return

@@ -92,7 +92,7 @@ def test_the_books_hold_under_a_concurrent_mix_with_faults(bank, clock):
         for thread in threads:
             thread.join()
     seconds = time.monotonic() - started
-    assert not errors, errors
+    assert not errors, "\n".join(map(repr, errors))
 
     report = Audit(services.clock, services.retrier).run(segments=4)
     figures = {
