@@ -947,9 +947,18 @@ def audit_speed(services, accounts: int = 100, postings: int = 200) -> None:
                 )
             )
             for seq in range(1, postings + 1):
-                posting = Posting(account_id, seq, amount=1, balance_after=seq, description="入金", kind=DEPOSIT)
-                posting.posted_at, posting.posted_ms = now, epoch_ms(now)
-                posting_batch.save(posting)
+                posting_batch.save(
+                    Posting(
+                        account_id,
+                        seq,
+                        amount=1,
+                        balance_after=seq,
+                        description="入金",
+                        posted_at=now,
+                        posted_ms=epoch_ms(now),
+                        kind=DEPOSIT,
+                    )
+                )
     say()
     say("8. The ledger audit (accounts, postings, holds and card transactions, each table scanned once)")
     for segments in (1, 4, 8):

@@ -11,7 +11,6 @@ from typing import Any
 import msgspec
 from chalice import Blueprint, Cron
 
-from chalicelib.ledger.audit import Audit
 from chalicelib.observability import count, logger, request_metrics
 from chalicelib.services import Services
 
@@ -31,6 +30,9 @@ def blueprint(services: Services) -> Blueprint:
 
     @bp.schedule(SCHEDULE)
     def audit_ledger(event: Any) -> None:
+        # Imported here: every function of the app (the API's too) imports this module on its cold start.
+        from chalicelib.ledger.audit import Audit
+
         # No request: the invocation is the metrics' scope, published as one EMF line when it ends. A run that
         # fails publishes nothing, which the alarm should treat as breaching.
         with request_metrics():

@@ -67,6 +67,7 @@ from chalicelib.cards.errors import (
 )
 from chalicelib.cards.idempotency import (
     MAX_KEY_LENGTH,
+    Claimed,
     IdempotencyInFlight,
     IdempotencyMismatch,
     Replay,
@@ -550,11 +551,11 @@ def blueprint(services: Services) -> Blueprint:
     # The merchant of each request in flight, authenticated once though both the idempotency check and
     # the route ask.
     callers: weakref.WeakKeyDictionary[Any, MerchantIdentity] = weakref.WeakKeyDictionary()
-    # The id of the transaction a keyed request makes, the same for each of its retries (cards/idempotency.py).
-    keyed_ids: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+    # The claim of a keyed request: the id of the transaction it makes, the same for each of its retries.
+    claims: weakref.WeakKeyDictionary[Any, Claimed] = weakref.WeakKeyDictionary()
 
-    def new_id() -> str | None:
-        return keyed_ids.get(bp.current_request)
+    def keyed() -> Claimed | None:
+        return claims.get(bp.current_request)
 
     def merchant() -> MerchantIdentity:
         request = bp.current_request
@@ -589,7 +590,7 @@ def blueprint(services: Services) -> Blueprint:
             if isinstance(claim, Replay):
                 headers = {"Content-Type": "application/json", "Idempotent-Replayed": "true"}
                 return Response(body=claim.body, status_code=claim.status, headers=headers)
-            keyed_ids[request] = claim.transaction_id
+            claims[request] = claim
             try:
                 response = route()
             except Exception:
@@ -622,7 +623,7 @@ def blueprint(services: Services) -> Blueprint:
             if challenge_id is not None:
                 page = pages.absolute_url(bp.current_request, pages.CHALLENGE_PATH.format(challengeId=challenge_id))
                 return json_response(200, ThreeDSRedirect(url=page, redirect_url=page, statusCode=200, success=True))
-        result = services.payments.purchase(caller, purchase, new_id=new_id())
+        result = services.payments.purchase(caller, purchase, keyed=keyed())
         count("Purchases")
         return result
 
@@ -643,7 +644,7 @@ def blueprint(services: Services) -> Blueprint:
     @functools.partial(answer, 201)
     def authorization() -> dict[str, Any]:
         caller, body = request(PaymentRequest)
-        result = services.payments.authorise(caller, _purchase(body), new_id())
+        result = services.payments.authorise(caller, _purchase(body), keyed())
         count("Authorisations")
         return result
 
@@ -651,7 +652,7 @@ def blueprint(services: Services) -> Blueprint:
         """A capture or a refund: an operation on a payment, for an amount (none: all of it)."""
         caller, body = request(CaptureRequest)
         amount = None if body.amount is None else _amount(body.amount)
-        result = operation(caller, body.transactionId, amount, new_id())
+        result = operation(caller, body.transactionId, amount, keyed())
         count(metric)
         return result
 
@@ -672,7 +673,7 @@ def blueprint(services: Services) -> Blueprint:
     @functools.partial(answer, 201)
     def void() -> dict[str, Any]:
         caller, body = request(VoidRequest)
-        result = services.payments.void(caller, body.transactionId, new_id())
+        result = services.payments.void(caller, body.transactionId, keyed())
         count("Voids")
         return result
 

@@ -139,7 +139,7 @@ RESERVE = Operation(
     security="appId",
     ok="The reserve is made.",
     ok_body=ReserveResponse,
-    ok_example={"reserve_id": 3208461957214613},
+    ok_example={"reserve_id": 320846195721},
     errors=(
         PARAMETER_INVALID.when(
             "malformed JSON, a wrong type, `bank_id` empty or over 128 characters, `price` zero or `|price|` over 10^12"
@@ -162,7 +162,7 @@ COMMIT = Operation(
     f" DynamoDB transaction holds at most 100 items: at most {MAX_COMMIT_RESERVES} reserves (33 if each belongs to a"
     " different user); more is `paramater invalid`." + AUTH_FIRST,
     request=CommitRequest,
-    request_examples={"one": ("Settle one reserve", {"reserve_ids": [3208461957214613]})},
+    request_examples={"one": ("Settle one reserve", {"reserve_ids": [320846195721]})},
     security="appId",
     ok="Every listed reserve is committed.",
     ok_body=Empty,
@@ -180,7 +180,7 @@ CANCEL = Operation(
     f" {MAX_CANCEL_RESERVES} reserves (50 if each belongs to a different user); more is `paramater invalid`."
     + AUTH_FIRST,
     request=CancelRequest,
-    request_examples={"one": ("Release one reserve", {"reserve_ids": [3208461957214613]})},
+    request_examples={"one": ("Release one reserve", {"reserve_ids": [320846195721]})},
     security="appId",
     ok="Every listed reserve is cancelled.",
     ok_body=Empty,

@@ -47,6 +47,7 @@ class IdempotencyInFlight(Exception):
 
 class Claimed(Struct, frozen=True):
     transaction_id: str  # of the transaction the request makes
+    resumed: bool = False  # taken over from a try that gave the key back: it may have made that transaction
 
 
 class Replay(Struct, frozen=True):
@@ -106,7 +107,7 @@ class Idempotency:
             if error.cause_response_code != _CONDITION_FAILED:
                 raise
             raise IdempotencyInFlight() from None  # another retry took it over first
-        return Claimed(operation_id)
+        return Claimed(operation_id, resumed=True)
 
     def finish(self, merchant_id: str, key: str, fingerprint: str, answer: Replay) -> None:
         """Keep the answer for the key's retries."""

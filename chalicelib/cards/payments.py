@@ -33,6 +33,7 @@ from chalicelib.cards.errors import (
     PaymentConflict,
     TransactionNotFound,
 )
+from chalicelib.cards.idempotency import Claimed
 from chalicelib.cards.issuer import Issuer, expired
 from chalicelib.cards.merchants import MerchantIdentity, clearing_account
 from chalicelib.cards.numbers import brand_of, luhn_valid, mask
@@ -182,17 +183,17 @@ class Payments:
         merchant: MerchantIdentity,
         purchase: Purchase,
         alongside: Alongside | None = None,
-        new_id: str | None = None,
+        keyed: Claimed | None = None,
     ) -> dict[str, Any]:
         """Authorise and capture at once; returns the answer (also kept as the transaction's). `alongside`:
-        writes that succeed or fail with the payment's. `new_id`: the transaction's id, given to a keyed request
-        by its Idempotency-Key's claim, as for every operation below."""
-        return self._pay(merchant, purchase, capture=True, alongside=alongside, new_id=new_id)
+        writes that succeed or fail with the payment's. `keyed`: the claim of the request's Idempotency-Key, which
+        names the transaction's id, as for every operation below."""
+        return self._pay(merchant, purchase, capture=True, alongside=alongside, keyed=keyed)
 
-    def authorise(self, merchant: MerchantIdentity, purchase: Purchase, new_id: str | None = None) -> dict[str, Any]:
+    def authorise(self, merchant: MerchantIdentity, purchase: Purchase, keyed: Claimed | None = None) -> dict[str, Any]:
         """Hold the amount for AUTHORISATION_LIFETIME (on a card of this bank, a hold of its account), to
         capture or void later."""
-        return self._pay(merchant, purchase, capture=False, new_id=new_id)
+        return self._pay(merchant, purchase, capture=False, keyed=keyed)
 
     def card_to_charge(self, merchant: MerchantIdentity, purchase: Purchase) -> tuple[CardDetails, CardToken | None]:
         """The card to charge, checked (a token's or a stored card was checked when it was tokenised or stored,
@@ -249,18 +250,18 @@ class Payments:
         purchase: Purchase,
         capture: bool,
         alongside: Alongside | None = None,
-        new_id: str | None = None,
+        keyed: Claimed | None = None,
     ) -> dict[str, Any]:
         check_amount(purchase.amount, purchase.currency)
         try:
             card, token = self.card_to_charge(merchant, purchase)
             issued = self.ask_issuer(card, cvc_checked=token is not None or purchase.stored_method_id is not None)
         except CardError:
-            made = self._made(merchant, new_id)  # its card token spent by the try that made it, say
+            made = self._made(merchant, keyed)  # its card token spent by the try that made it, say
             if made is None:
                 raise
             return made
-        transaction_id = new_id or str(uuid.uuid4())
+        transaction_id = keyed.transaction_id if keyed is not None else str(uuid.uuid4())
         kind = CAPTURE if capture else PRE_AUTH
         retried = False
 
@@ -345,41 +346,42 @@ class Payments:
             write_transaction(build)
             return answer, event
 
-        return self._once(merchant, new_id, attempt)
+        return self._once(merchant, keyed, attempt)
 
     def _once(
         self,
         merchant: MerchantIdentity,
-        new_id: str | None,
+        keyed: Claimed | None,
         attempt: Callable[[], tuple[dict[str, Any], WebhookEvent | None]],
     ) -> dict[str, Any]:
-        """Run `attempt` until it is done, and queue its webhook event. For a keyed request, a refusal or a try
-        after the first may mean an earlier try of it was made after all (its outcome unknown, its key given
-        back): the transaction of its id, if there is one, is then the answer."""
+        """Run `attempt` until it is done, and queue its webhook event. For a keyed request resumed from a try that
+        gave its key back, a refusal or a try after the first may mean that try made its transaction after all
+        (its outcome unknown): that transaction, if there is one, is then the answer."""
         tries = 0
 
         def once() -> tuple[dict[str, Any], WebhookEvent | None]:
             nonlocal tries
             tries += 1
-            made = self._made(merchant, new_id) if tries > 1 else None
+            made = self._made(merchant, keyed) if tries > 1 else None
             if made is not None:
                 return made, None
             try:
                 return attempt()
             except CardError:
-                made = self._made(merchant, new_id)
+                made = self._made(merchant, keyed)
                 if made is None:
                     raise
                 return made, None
 
         return self._announced(self.retrier.run(once))
 
-    def _made(self, merchant: MerchantIdentity, new_id: str | None) -> dict[str, Any] | None:
-        """The answer of the merchant's transaction `new_id`, if it was made."""
-        if new_id is None:
+    def _made(self, merchant: MerchantIdentity, keyed: Claimed | None) -> dict[str, Any] | None:
+        """The answer of the transaction a resumed keyed request's earlier try made, if it made it (a fresh claim's
+        id is new: nothing to look for)."""
+        if keyed is None or not keyed.resumed:
             return None
         try:
-            made = CardTransaction.get(new_id, consistent_read=True)
+            made = CardTransaction.get(keyed.transaction_id, consistent_read=True)
         except CardTransaction.DoesNotExist:
             return None
         return json.loads(made.response) if made.merchant_id == merchant.merchant_id else None
@@ -398,7 +400,7 @@ class Payments:
     # --- later operations on a payment -------------------------------------------------------------
 
     def capture(
-        self, merchant: MerchantIdentity, transaction_id: str, amount: int | None, new_id: str | None = None
+        self, merchant: MerchantIdentity, transaction_id: str, amount: int | None, keyed: Claimed | None = None
     ) -> dict[str, Any]:
         """Capture an authorisation, once, for at most its amount; a smaller capture releases the rest."""
 
@@ -410,7 +412,7 @@ class Payments:
                 raise CardInvalid("amount", f"a capture is 1 to the authorised {int(parent.amount)}")
             now = self.clock.now()
             masked = json.loads(parent.response)["payment_details"]["card"]["number"]
-            child, answer, event = self._child(parent, CAPTURE, captured, now, new_id)
+            child, answer, event = self._child(parent, CAPTURE, captured, now, keyed)
             changes = [self._pay_merchant(parent.merchant_account_id, captured, masked, now, child.transaction_id)]
             hold = self._live_hold(parent, now)
             funding_id = parent.funding_account_id or clearing_account()
@@ -430,9 +432,9 @@ class Payments:
             _end_authorisation(parent, ends, hold, COMMITTED, changes, child, event, now)
             return answer, event
 
-        return self._once(merchant, new_id, attempt)
+        return self._once(merchant, keyed, attempt)
 
-    def void(self, merchant: MerchantIdentity, transaction_id: str, new_id: str | None = None) -> dict[str, Any]:
+    def void(self, merchant: MerchantIdentity, transaction_id: str, keyed: Claimed | None = None) -> dict[str, Any]:
         """Cancel an uncaptured authorisation: its held funds are available again."""
 
         def attempt() -> tuple[dict[str, Any], WebhookEvent | None]:
@@ -445,16 +447,16 @@ class Payments:
                 releases = AccountChange(hold.account_id, now, read=read_account(hold.account_id, CARD))
                 _release(releases, hold, now)
                 changes.append(releases)
-            child, answer, event = self._child(parent, VOID, int(parent.amount), now, new_id)
+            child, answer, event = self._child(parent, VOID, int(parent.amount), now, keyed)
 
             voided = [CardTransaction.status.set(VOIDED)]
             _end_authorisation(parent, voided, hold, CANCELLED, changes, child, event, now)
             return answer, event
 
-        return self._once(merchant, new_id, attempt)
+        return self._once(merchant, keyed, attempt)
 
     def refund(
-        self, merchant: MerchantIdentity, transaction_id: str, amount: int | None, new_id: str | None = None
+        self, merchant: MerchantIdentity, transaction_id: str, amount: int | None, keyed: Claimed | None = None
     ) -> dict[str, Any]:
         """Pay back part or all of a captured payment; refunds never add up to more than the capture."""
 
@@ -471,7 +473,7 @@ class Payments:
             takes = AccountChange(shard, now, read=read_account(shard, MERCHANT))
             if takes.available < refunded:
                 raise PaymentConflict(REFUND_EXCEEDS_CAPTURE, "the merchant's account cannot pay the refund")
-            child, answer, event = self._child(parent, REFUND, refunded, now, new_id)
+            child, answer, event = self._child(parent, REFUND, refunded, now, keyed)
             takes.post(-refunded, f"返金 {transaction_id}", CARD_LEG, card_transaction_id=child.transaction_id)
             funding_id = parent.funding_account_id
             gets = AccountChange(funding_id, now, read=read_account(funding_id, _funding_kind(funding_id)))
@@ -493,7 +495,7 @@ class Payments:
             write_transaction(build)
             return answer, event
 
-        return self._once(merchant, new_id, attempt)
+        return self._once(merchant, keyed, attempt)
 
     def _own(self, merchant: MerchantIdentity, transaction_id: str) -> CardTransaction:
         try:
@@ -524,12 +526,12 @@ class Payments:
         return hold
 
     def _child(
-        self, parent: CardTransaction, kind: str, amount: int, now: datetime, new_id: str | None
+        self, parent: CardTransaction, kind: str, amount: int, now: datetime, keyed: Claimed | None
     ) -> tuple[CardTransaction, dict, WebhookEvent | None]:
         """A capture's, refund's or void's own transaction, answered in its payment's shape, and its event."""
         answer = json.loads(parent.response)
         code, message = OPERATION_RESULTS[kind]
-        transaction_id = new_id or str(uuid.uuid4())
+        transaction_id = keyed.transaction_id if keyed is not None else str(uuid.uuid4())
         answer["transaction_type"] = kind
         answer["gateway_response"] = {"version": "1", "type": "INFO", "message": message, "code": code}
         answer["payment_details"]["amount"] = amount

@@ -211,6 +211,7 @@ def test_audit_reports_as_json_and_exits_2_on_a_finding(run_cli):
     assert code == 2
     assert report["findings"] == [{"check": "balance", "key": {"account_id": "hana"}, "expected": 900, "found": 905}]
     assert run_cli("audit", "--segments", "0")[1]["error"] == "ValueError"
+    assert run_cli("audit", "--segments", "65")[1]["error"] == "ValueError"
 
 
 def test_audit_shows_a_progress_bar_on_a_terminal_only(run_cli, monkeypatch, capsys):

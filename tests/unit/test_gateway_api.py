@@ -612,3 +612,11 @@ def test_a_retry_after_a_try_that_did_write_is_answered_with_what_it_made(
 
     assert bank.accounts.balance(card.account_id, kind=None).balance == -3000 + 1000 - 500  # each made once
     assert bank.merchants.balance(merchant.identity.merchant_id) == 3000 - 1000 + 500
+
+
+def test_a_fresh_keys_decline_looks_for_no_earlier_transaction(client, merchant):
+    """Only a key taken over from a try that gave it back can have made its transaction already."""
+    pay(client, merchant, body(ref="fresh-0"))  # the merchant's credentials cached
+    with dynamodb_calls() as calls:
+        assert keyed(client, merchant, body("4000000000000002", ref="fresh-1"), "fresh-key")[0] == 402
+    assert calls == ["PutItem", "UpdateItem"]  # the claim, the answer kept: no read of card_transactions

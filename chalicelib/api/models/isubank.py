@@ -33,7 +33,7 @@ ReserveId = Annotated[
         le=MAX_RESERVE_ID,
         description="A reserve's id. Accepted in 1..2^63-1; the bank issues random ids below 2^53 (exact in"
         " JavaScript), unique across the bank.",
-        examples=[3208461957214613],
+        examples=[320846195721],
     ),
 ]
 IssuedReserveId = Annotated[int, Meta(ge=1, le=MAX_ISSUED_RESERVE_ID, description="Below 2^53.")]
